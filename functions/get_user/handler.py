@@ -1,0 +1,120 @@
+"""GET /users?userId=… behind API Gateway's Lambda proxy integration.
+
+Standard library and boto3 only, so it runs on the stock Lambda runtime. The DynamoDB client honours the standard
+AWS_ENDPOINT_URL, so the same code runs unchanged against an emulator.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import os
+import time
+import unicodedata
+from decimal import Decimal
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import Binary, TypeDeserializer
+
+MAX_USER_ID_LENGTH = 256
+ALLOWED_METHODS = "GET,OPTIONS"
+ALLOWED_HEADERS = "Content-Type,Authorization"
+
+
+@functools.cache
+def _dynamodb():
+    """One client per container: created on first use, reused by every warm invocation."""
+    return boto3.client("dynamodb")
+
+
+def _cors_headers() -> dict[str, str]:
+    origin = os.environ.get("ALLOWED_ORIGIN", "")
+    headers = {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Methods": ALLOWED_METHODS,
+        "Access-Control-Allow-Headers": ALLOWED_HEADERS,
+    }
+    if origin != "*":
+        headers["Vary"] = "Origin"  # the answer depends on the origin: keep caches from mixing them up
+    return headers
+
+
+def _respond(status: int, body: Any, extra_headers: dict[str, str] | None = None) -> dict[str, Any]:
+    headers = {"Content-Type": "application/json", **_cors_headers(), **(extra_headers or {})}
+    return {"statusCode": status, "headers": headers, "body": "" if body is None else json.dumps(body)}
+
+
+def _log(**fields: Any) -> None:
+    # One JSON object per line: CloudWatch Logs Insights parses it without a pattern.
+    print(json.dumps(fields, default=str), flush=True)
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB's types as JSON-friendly values: numbers as int/float, sets as sorted lists, binary as base64."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, Binary):
+        return base64.b64encode(value.value).decode("ascii")
+    if isinstance(value, (set, frozenset)):
+        return sorted((_plain(v) for v in value), key=str)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _user_id_problem(user_id: Any) -> str | None:
+    """Why a userId cannot be looked up, or None when it can."""
+    if not isinstance(user_id, str) or user_id == "":
+        return "Missing required query parameter: userId"
+    if len(user_id) > MAX_USER_ID_LENGTH:
+        return f"userId must be at most {MAX_USER_ID_LENGTH} characters"
+    if any(unicodedata.category(ch) == "Cc" for ch in user_id):
+        return "userId must not contain control characters"
+    return None
+
+
+def _request_id(event: dict, context: Any) -> str | None:
+    if context is not None and getattr(context, "aws_request_id", None):
+        return context.aws_request_id
+    request_context = event.get("requestContext")
+    return request_context.get("requestId") if isinstance(request_context, dict) else None
+
+
+def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
+    """Answer one API Gateway proxy event; never raises, never returns internals."""
+    started = time.perf_counter()
+    event = event if isinstance(event, dict) else {}
+    method = event.get("httpMethod")
+    params = event.get("queryStringParameters")
+    user_id = params.get("userId") if isinstance(params, dict) else None
+    log = {"level": "INFO", "requestId": _request_id(event, context), "method": method,
+           "userId": user_id if isinstance(user_id, str) else None, "found": False}
+
+    def finish(response: dict[str, Any]) -> dict[str, Any]:
+        log["status"] = response["statusCode"]
+        log["durationMs"] = round((time.perf_counter() - started) * 1000, 3)
+        _log(**log)
+        return response
+
+    if method == "OPTIONS":
+        return finish(_respond(200, None))
+    if method != "GET":
+        return finish(_respond(405, {"error": "Method not allowed"}, {"Allow": ALLOWED_METHODS.replace(",", ", ")}))
+    problem = _user_id_problem(user_id)
+    if problem:
+        return finish(_respond(400, {"error": problem}))
+    try:
+        result = _dynamodb().get_item(TableName=os.environ["TABLE_NAME"], Key={"userId": {"S": user_id}})
+        item = result.get("Item")
+        user = None if item is None else {k: _plain(TypeDeserializer().deserialize(v)) for k, v in item.items()}
+    except Exception as exc:  # noqa: BLE001 - any datastore failure is a 500; details go to the log only
+        log.update(level="ERROR", error=type(exc).__name__, detail=str(exc))
+        return finish(_respond(500, {"error": "Internal server error"}))
+    if user is None:
+        return finish(_respond(404, {"error": f"No user found with userId: {user_id}"}))
+    log["found"] = True
+    return finish(_respond(200, user))

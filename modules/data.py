@@ -1,0 +1,58 @@
+"""Data tier: the DynamoDB table of users, keyed by userId."""
+
+from __future__ import annotations
+
+import json
+
+from cdktf import TerraformResourceLifecycle
+from cdktf_cdktf_provider_aws.dynamodb_table import (
+    DynamodbTable,
+    DynamodbTableAttribute,
+    DynamodbTablePointInTimeRecovery,
+    DynamodbTableServerSideEncryption,
+)
+from cdktf_cdktf_provider_aws.dynamodb_table_item import DynamodbTableItem
+from constructs import Construct
+
+from modules.config import DataSettings
+
+PARTITION_KEY = "userId"
+
+
+class UserTable(Construct):
+    """On-demand, encrypted table of users with point-in-time recovery and, where configured, deletion guards.
+
+    Exposes `name` and `arn` for the logic tier.
+    """
+
+    def __init__(self, scope: Construct, id_: str, *, table_name: str, settings: DataSettings) -> None:
+        super().__init__(scope, id_)
+        protect = settings.protect_from_deletion
+        self.table = DynamodbTable(
+            self,
+            "table",
+            name=table_name,
+            billing_mode="PAY_PER_REQUEST",
+            hash_key=PARTITION_KEY,
+            attribute=[DynamodbTableAttribute(name=PARTITION_KEY, type="S")],
+            server_side_encryption=DynamodbTableServerSideEncryption(enabled=True),
+            point_in_time_recovery=DynamodbTablePointInTimeRecovery(enabled=settings.point_in_time_recovery),
+            deletion_protection_enabled=protect,
+            lifecycle=TerraformResourceLifecycle(prevent_destroy=protect),
+        )
+        if settings.seed_item is not None:
+            DynamodbTableItem(
+                self,
+                "seed_item",
+                table_name=self.table.name,
+                hash_key=self.table.hash_key,
+                item=json.dumps({key: {"S": value} for key, value in settings.seed_item.items()}),
+            )
+
+    @property
+    def name(self) -> str:
+        return self.table.name
+
+    @property
+    def arn(self) -> str:
+        return self.table.arn

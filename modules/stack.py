@@ -1,0 +1,67 @@
+"""One environment's stack: the provider, the three tiers wired together, and the outputs the deploy hook reads."""
+
+from __future__ import annotations
+
+from cdktf import LocalBackend, TerraformOutput, TerraformStack
+from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
+from constructs import Construct
+
+from modules.api import UserApi
+from modules.config import EnvironmentSettings
+from modules.data import UserTable
+from modules.frontend import StaticSite
+
+# The 20.x bindings are generated for provider 5.99; 5.100.0 is the final 5.x release.
+AWS_PROVIDER_CONSTRAINT = "~> 5.99"
+# Every service the stack talks to; in local mode each is pointed at the emulator.
+EMULATED_SERVICES = ("apigateway", "cloudfront", "cloudwatch", "cloudwatchlogs", "dynamodb", "iam", "lambda_", "s3",
+                     "sts")
+
+
+def local_provider_options(emulator_url: str) -> dict:
+    """Provider arguments that send every call to the emulator. Credentials come from the environment."""
+    return {
+        "endpoints": [AwsProviderEndpoints(**{service: emulator_url for service in EMULATED_SERVICES})],
+        "skip_credentials_validation": True,
+        "skip_metadata_api_check": "true",
+        "s3_use_path_style": True,
+    }
+
+
+class UserAppStack(TerraformStack):
+    """The whole app for one environment; the stack is named after it (`cdktf deploy prod`)."""
+
+    def __init__(self, scope: Construct, settings: EnvironmentSettings) -> None:
+        super().__init__(scope, settings.name)
+        extra = local_provider_options(settings.emulator_url) if settings.is_local else {}
+        AwsProvider(
+            self, "aws", region=settings.region,
+            default_tags=[AwsProviderDefaultTags(
+                tags={"Project": settings.project, "Environment": settings.name, "ManagedBy": "cdktf"}
+            )],
+            **extra,
+        )
+        self.add_override("terraform.required_providers.aws.version", AWS_PROVIDER_CONSTRAINT)
+        # One state file per stack at the project root (git-ignored); relative, so the output is the same on
+        # every machine. Paths are relative to cdktf.out/stacks/<stack>, where Terraform runs.
+        LocalBackend(self, path=f"../../../terraform.{settings.name}.tfstate")
+
+        table = UserTable(self, "UserTable", table_name=settings.table_name, settings=settings.data)
+        site = StaticSite(self, "StaticSite", name_prefix=settings.name_prefix, settings=settings.site)
+        allowed_origin = "*" if settings.site.allow_any_origin else site.origin
+        api = UserApi(
+            self, "UserApi", name_prefix=settings.name_prefix, region=settings.region, function=settings.function, api=settings.api,
+            table_name=table.name, table_arn=table.arn, allowed_origin=allowed_origin,
+        )
+        site.allow_api_origin(api.origin)
+
+        outputs = {
+            "site_url": (site.url, "Where browsers load the site"),
+            "api_url": (api.url, "GET this with ?userId=…"),
+            "bucket_name": (site.bucket_name, "The post-apply hook publishes web/ here"),
+            "distribution_id": (site.distribution_id, "The post-apply hook invalidates this"),
+            "table_name": (table.name, "The users table"),
+            "function_name": (api.function_name, "The get-user function"),
+        }
+        for name, (value, description) in outputs.items():
+            TerraformOutput(self, name, value=value, description=description)

@@ -1,0 +1,66 @@
+"""Shared fixtures: the app is synthesized once per test session and every test reads that output."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+# Fixed local-mode ports, so assertions on the local stack are exact.
+LOCAL_ENV = {"LOCAL_EMULATOR_URL": "http://127.0.0.1:4599", "LOCAL_SITE_ORIGIN": "http://127.0.0.1:8199"}
+
+
+@dataclass(frozen=True)
+class SynthesizedStack:
+    """One stack's synthesized Terraform JSON and the folder Terraform runs in."""
+
+    name: str
+    directory: Path
+    config: dict
+
+    @property
+    def text(self) -> str:
+        return json.dumps(self.config)
+
+    def resources(self, resource_type: str) -> dict[str, dict]:
+        return self.config.get("resource", {}).get(resource_type, {})
+
+    def only(self, resource_type: str) -> dict:
+        """The one resource of a type; fails if there are none or several."""
+        found = list(self.resources(resource_type).values())
+        assert len(found) == 1, f"expected one {resource_type}, found {len(found)}"
+        return found[0]
+
+    def ref(self, resource_type: str, attribute: str) -> str:
+        """The interpolation that refers to the one resource of a type, e.g. ${aws_s3_bucket.X.arn}."""
+        (logical_id,) = self.resources(resource_type)
+        return f"${{{resource_type}.{logical_id}.{attribute}}}"
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory) -> dict[str, SynthesizedStack]:
+    from main import build_app
+    from modules.config import ENVIRONMENTS, load_environment
+
+    outdir = tmp_path_factory.mktemp("cdktf.out")
+    build_app([load_environment(name, LOCAL_ENV) for name in ENVIRONMENTS], str(outdir)).synth()
+    stacks = {}
+    for name in ENVIRONMENTS:
+        directory = outdir / "stacks" / name
+        stacks[name] = SynthesizedStack(name, directory, json.loads((directory / "cdk.tf.json").read_text()))
+    return stacks
+
+
+@pytest.fixture(scope="session")
+def prod(synthesized) -> SynthesizedStack:
+    return synthesized["prod"]
+
+
+@pytest.fixture(scope="session")
+def local(synthesized) -> SynthesizedStack:
+    return synthesized["local"]

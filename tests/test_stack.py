@@ -1,0 +1,59 @@
+"""The stack as a whole: provider, state, outputs."""
+
+import pytest
+
+from modules.stack import EMULATED_SERVICES
+
+EXPECTED_OUTPUTS = {"site_url", "api_url", "bucket_name", "distribution_id", "table_name", "function_name"}
+
+
+@pytest.mark.parametrize("stack_name", ["prod", "local"])
+def test_stack_exposes_the_outputs_the_deploy_hook_reads(synthesized, stack_name):
+    assert set(synthesized[stack_name].config["output"]) == EXPECTED_OUTPUTS
+
+
+def test_outputs_point_at_the_deployed_resources(prod):
+    outputs = {name: o["value"] for name, o in prod.config["output"].items()}
+    assert outputs["api_url"] == prod.ref("aws_api_gateway_stage", "invoke_url") + "/users"
+    assert outputs["bucket_name"] == prod.ref("aws_s3_bucket", "bucket")
+    assert outputs["distribution_id"] == prod.ref("aws_cloudfront_distribution", "id")
+    assert outputs["table_name"] == prod.ref("aws_dynamodb_table", "name")
+    assert outputs["function_name"] == prod.ref("aws_lambda_function", "function_name")
+    assert "domain_name" in outputs["site_url"]
+
+
+def test_local_site_url_is_the_local_site_origin(local):
+    assert local.config["output"]["site_url"]["value"] == "http://127.0.0.1:8199/"
+
+
+@pytest.mark.parametrize("stack_name", ["prod", "local"])
+def test_provider_is_pinned_to_the_5_99_series(synthesized, stack_name):
+    assert synthesized[stack_name].config["terraform"]["required_providers"]["aws"]["version"] == "~> 5.99"
+
+
+def test_prod_provider_talks_to_aws_in_the_configured_region(prod):
+    (provider,) = prod.config["provider"]["aws"]
+    assert provider["region"] == "eu-north-1"
+    assert "endpoints" not in provider and "skip_credentials_validation" not in provider
+
+
+def test_local_provider_sends_every_service_to_the_emulator(local):
+    (provider,) = local.config["provider"]["aws"]
+    (endpoints,) = provider["endpoints"]
+    assert set(endpoints.values()) == {"http://127.0.0.1:4599"}
+    assert set(endpoints) == {s.rstrip("_") for s in EMULATED_SERVICES}
+    assert provider["skip_credentials_validation"] is True
+    assert provider["s3_use_path_style"] is True
+    assert "access_key" not in provider, "credentials belong in the environment, not the Terraform JSON"
+
+
+@pytest.mark.parametrize("stack_name", ["prod", "local"])
+def test_each_stack_keeps_its_own_relative_state_file(synthesized, stack_name):
+    backend = synthesized[stack_name].config["terraform"]["backend"]
+    assert backend == {"local": {"path": f"../../../terraform.{stack_name}.tfstate"}}
+
+
+def test_resources_are_tagged_with_project_and_environment(prod):
+    (provider,) = prod.config["provider"]["aws"]
+    assert provider["default_tags"] == [{"tags": {"Project": "three-tier", "Environment": "prod",
+                                                  "ManagedBy": "cdktf"}}]
