@@ -57,3 +57,14 @@ def terraform(args: Sequence[str], cwd: Path, cli_config: Path, env: Mapping[str
                                "(https://developer.hashicorp.com/terraform/install)")
     return subprocess.run([binary, *args], cwd=cwd, env=terraform_env(cli_config, env), capture_output=True,
                           text=True, check=False)
+
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def cdktf_command(args: Sequence[str]) -> list[str]:
+    """The pinned CDKTF CLI (node_modules, from package-lock.json) with `args`."""
+    local = PROJECT_DIR / "node_modules" / ".bin" / "cdktf"
+    if not local.exists():
+        raise FileNotFoundError("the CDKTF CLI is not installed: run scripts/setup (npm ci)")
+    return [str(local), *args]

@@ -64,3 +64,52 @@ def prod(synthesized) -> SynthesizedStack:
 @pytest.fixture(scope="session")
 def local(synthesized) -> SynthesizedStack:
     return synthesized["local"]
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "runs_last: tear-down checks that must run after every other test")
+
+
+def pytest_collection_modifyitems(items):
+    # Tests that tear the shared local stack down run after all tests that use it.
+    items.sort(key=lambda item: item.get_closest_marker("runs_last") is not None)
+
+
+@pytest.fixture(scope="session")
+def emulator():
+    """One AWS emulator (moto server over HTTP) shared by the tests that need AWS."""
+    from local_stack.emulator import start_emulator
+
+    running = start_emulator()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def aws(emulator, monkeypatch):
+    """The standard environment variables pointing boto3 at the emulator; returns a session."""
+    import boto3
+
+    from local_stack.emulator import FAKE_CREDENTIALS
+
+    for name, value in {**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": "us-east-1",
+                        "AWS_ENDPOINT_URL": emulator.url}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return boto3.session.Session()
+
+
+@pytest.fixture(scope="session")
+def local_stack():
+    """The whole stack deployed into the emulator and served on free ports, once per test session."""
+    from local_stack.run import LocalOptions, LocalStack
+
+    saved = dict(os.environ)
+    stack = LocalStack(LocalOptions(site_port=0, api_port=0), log=lambda line: None)
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+        os.environ.clear()
+        os.environ.update(saved)

@@ -1,17 +1,15 @@
-"""The get-user handler against an emulated DynamoDB (moto), one test per answer it can give."""
+"""The get-user handler against DynamoDB in the emulator (moto over HTTP), one test per answer it can give."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import uuid
 from pathlib import Path
 
-import boto3
 import pytest
-from moto import mock_aws
 
 HANDLER_PATH = Path(__file__).resolve().parent.parent / "functions" / "get_user" / "handler.py"
-TABLE = "users-under-test"
 ORIGIN = "https://d111111abcdef8.cloudfront.net"
 
 
@@ -24,20 +22,18 @@ def load_handler():
 
 
 @pytest.fixture
-def handler(monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("TABLE_NAME", TABLE)
+def handler(aws, monkeypatch):
+    """The handler over a fresh users table in the emulator, reached through AWS_ENDPOINT_URL."""
+    table = f"users-{uuid.uuid4().hex[:12]}"
+    monkeypatch.setenv("TABLE_NAME", table)
     monkeypatch.setenv("ALLOWED_ORIGIN", ORIGIN)
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb")
-        dynamodb.create_table(TableName=TABLE, KeySchema=[{"AttributeName": "userId", "KeyType": "HASH"}],
-                              AttributeDefinitions=[{"AttributeName": "userId", "AttributeType": "S"}],
-                              BillingMode="PAY_PER_REQUEST")
-        dynamodb.put_item(TableName=TABLE, Item={"userId": {"S": "1"}, "name": {"S": "Test User"},
-                                                 "email": {"S": "test@example.com"}, "age": {"N": "42"}})
-        yield load_handler()
+    dynamodb = aws.client("dynamodb")
+    dynamodb.create_table(TableName=table, KeySchema=[{"AttributeName": "userId", "KeyType": "HASH"}],
+                          AttributeDefinitions=[{"AttributeName": "userId", "AttributeType": "S"}],
+                          BillingMode="PAY_PER_REQUEST")
+    dynamodb.put_item(TableName=table, Item={"userId": {"S": "1"}, "name": {"S": "Test User"},
+                                             "email": {"S": "test@example.com"}, "age": {"N": "42"}})
+    return load_handler()
 
 
 def get(user_id=None, method="GET", **params):

@@ -1,0 +1,86 @@
+"""The embedded AWS emulator: moto's server in a thread of this process, on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+from dataclasses import dataclass
+
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+# Credentials the emulator accepts; never real ones.
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+class PortInUse(RuntimeError):
+    """A port the local stack wants is taken."""
+
+
+def ensure_free(host: str, port: int, what: str) -> None:
+    """Fail with one clear line if `port` is taken (moto's thread would otherwise wait forever)."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise PortInUse(f"port {port} on {host} is in use ({what}); choose another with the matching "
+                            "--*-port option or stop what holds it") from exc
+
+
+def _evaluate_unconditioned_statements_only() -> None:
+    """Make moto's bucket policies behave as AWS does for the requests local mode makes.
+
+    moto has no request context for policy conditions, so it treats every statement with a Condition as a
+    *deny*: the CloudFront-only read grant (AWS:SourceArn) would lock the owner out of its own bucket, and the
+    TLS-only deny would refuse every call over the emulator's plain HTTP. On AWS neither applies to the owner over
+    HTTPS. Here statements with conditions are set aside; unconditioned ones are still enforced.
+    """
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def get_permission(self, action: str, resource: str):  # noqa: ANN001 - moto's signature
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        document = json.loads(self.policy)
+        statements = document["Statement"] if isinstance(document["Statement"], list) else [document["Statement"]]
+        unconditioned = [s for s in statements if "Condition" not in s]
+        if not unconditioned:
+            return PermissionResult.NEUTRAL
+        return IAMPolicy(json.dumps({**document, "Statement": unconditioned})).is_action_permitted(action, resource)
+
+    FakeBucket.get_permission = get_permission
+
+
+@dataclass
+class Emulator:
+    """A running emulator; `url` is its endpoint for every service."""
+
+    server: ThreadedMotoServer
+    url: str
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def start_emulator(host: str = "127.0.0.1", port: int = 0) -> Emulator:
+    """Start moto on `host:port` (0: any free port) and return it once it accepts connections."""
+    ensure_free(host, port, "the AWS emulator")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request would drown the output
+    _evaluate_unconditioned_statements_only()
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    bound_host, bound_port = server.get_host_and_port()
+    return Emulator(server=server, url=f"http://{bound_host}:{bound_port}")
+
+
+def deployed_function_code(function_arn: str) -> bytes:
+    """The zip Terraform uploaded for a function. moto cannot serve it over HTTP (its Code.Location points at
+    AWS), but it runs in this process, so it is read from the emulator's own store."""
+    from moto.awslambda.models import lambda_backends
+
+    parts = function_arn.split(":")  # arn:aws:lambda:<region>:<account>:function:<name>
+    region, account, name = parts[3], parts[4], parts[6]
+    return lambda_backends[account][region].get_function(name).code_bytes

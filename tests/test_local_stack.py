@@ -1,0 +1,204 @@
+"""The whole stack applied by real Terraform into the emulator, published, and served locally (`pipenv run local`).
+
+One deployment per test session (the `local_stack` fixture); the tear-down test runs last.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import urllib.error
+import urllib.request
+
+import boto3
+import pytest
+
+from local_stack import run
+from local_stack.run import LocalOptions, LocalStack, LocalStackError
+
+# What moto changes on the distribution after apply (see README, "How local mode differs from AWS").
+EMULATOR_DRIFT = {"origin", "default_cache_behavior", "viewer_certificate"}
+
+
+def fetch(url: str, method: str = "GET", headers: dict | None = None) -> tuple[int, dict, bytes]:
+    request = urllib.request.Request(url, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def users(local_stack, query: str = "") -> tuple[int, dict, dict]:
+    status, headers, body = fetch(local_stack.api_url + query)
+    return status, headers, json.loads(body)
+
+
+def site_origin(local_stack) -> str:
+    return local_stack.site_url.rstrip("/")
+
+
+# --- what it prints -------------------------------------------------------------------------------------------
+
+def test_urls_are_on_loopback_on_two_ports(local_stack):
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", local_stack.site_url)
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/local/users", local_stack.api_url)
+    assert local_stack.site_url.split(":")[2] != local_stack.api_url.split(":")[2].split("/")[0]
+
+
+def test_every_phase_is_timed(local_stack):
+    assert list(local_stack.timings) == ["synth", "init", "apply", "publish"]
+    assert all(seconds > 0 for seconds in local_stack.timings.values())
+
+
+# --- the site origin ------------------------------------------------------------------------------------------
+
+def test_site_root_serves_the_published_page(local_stack):
+    status, headers, body = fetch(local_stack.site_url)
+    assert status == 200
+    assert headers["Content-Type"] == "text/html; charset=utf-8"
+    assert headers["Cache-Control"] == "no-cache"
+    assert b"User lookup" in body
+
+
+def test_site_serves_fingerprinted_assets_as_immutable(local_stack):
+    _, _, html = fetch(local_stack.site_url)
+    (script,) = re.findall(r'src="(script\.[0-9a-f]{12}\.js)"', html.decode())
+    status, headers, _ = fetch(local_stack.site_url + script)
+    assert status == 200
+    assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert headers["Content-Type"] == "text/javascript; charset=utf-8"
+
+
+def test_published_config_points_at_the_local_gateway(local_stack):
+    _, _, html = fetch(local_stack.site_url)
+    (config,) = re.findall(r'src="(config\.[0-9a-f]{12}\.js)"', html.decode())
+    _, _, body = fetch(local_stack.site_url + config)
+    assert json.loads(body.decode().split("=", 1)[1].rstrip().rstrip(";"))["apiUrl"] == local_stack.api_url
+
+
+def test_missing_page_is_404(local_stack):
+    assert fetch(local_stack.site_url + "no-such-page.html")[0] == 404
+
+
+# --- the API origin -------------------------------------------------------------------------------------------
+
+def test_get_user_runs_the_deployed_function_against_the_seeded_table(local_stack):
+    status, headers, body = users(local_stack, "?userId=1")
+    assert status == 200
+    assert body == {"userId": "1", "name": "Test User", "email": "test@example.com"}
+    assert headers["Access-Control-Allow-Origin"] == site_origin(local_stack)
+
+
+def test_preflight_answers_from_the_deployed_mock(local_stack):
+    status, headers, body = fetch(local_stack.api_url, "OPTIONS", {"Origin": site_origin(local_stack),
+                                                                   "Access-Control-Request-Method": "GET"})
+    assert status == 200 and body == b""
+    assert headers["Access-Control-Allow-Origin"] == site_origin(local_stack)
+    assert headers["Access-Control-Allow-Methods"] == "GET,OPTIONS"
+    assert headers["Access-Control-Allow-Headers"] == "Content-Type,Authorization"
+
+
+def test_unknown_user_is_404_from_the_function(local_stack):
+    status, headers, body = users(local_stack, "?userId=does-not-exist")
+    assert status == 404
+    assert body == {"error": "No user found with userId: does-not-exist"}
+    assert headers["Access-Control-Allow-Origin"] == site_origin(local_stack)
+
+
+def test_missing_user_id_is_400_from_the_request_validator(local_stack):
+    status, headers, body = users(local_stack)
+    assert status == 400
+    assert body == {"message": "Missing required request parameters: [userId]"}
+    assert headers["Access-Control-Allow-Origin"] == site_origin(local_stack)
+
+
+@pytest.mark.parametrize(("path", "method"), [("", "GET"), ("/users", "GET"), ("/local/users", "DELETE"),
+                                              ("/local/nope", "GET")])
+def test_unknown_route_is_403_missing_authentication_token(local_stack, path, method):
+    origin = local_stack.api_url.split("/local/")[0]
+    status, headers, body = fetch(origin + path, method)
+    assert status == 403
+    assert json.loads(body) == {"message": "Missing Authentication Token"}
+    assert headers["Access-Control-Allow-Origin"] == site_origin(local_stack)
+
+
+# --- what Terraform created in the emulator -------------------------------------------------------------------
+
+@pytest.fixture
+def emulated(local_stack):
+    return boto3.session.Session()
+
+
+def test_function_role_policy_resolves_to_the_table_arn(local_stack, emulated):
+    iam = emulated.client("iam")
+    role = f"{local_stack.outputs['function_name']}-role"
+    (name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    document = json.loads(document) if isinstance(document, str) else document
+    table_arn = emulated.client("dynamodb").describe_table(TableName=local_stack.outputs["table_name"])["Table"][
+        "TableArn"]
+    (read,) = [s for s in document["Statement"] if s["Action"] == ["dynamodb:GetItem"]]
+    assert read["Resource"] == [table_arn]
+    assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
+
+
+def test_bucket_policy_names_the_deployed_distribution(local_stack, emulated):
+    policy = json.loads(emulated.client("s3").get_bucket_policy(Bucket=local_stack.outputs["bucket_name"])["Policy"])
+    distribution = emulated.client("cloudfront").get_distribution(Id=local_stack.outputs["distribution_id"])
+    (allow,) = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    assert allow["Condition"]["StringEquals"]["AWS:SourceArn"] == distribution["Distribution"]["ARN"]
+
+
+def test_options_integration_response_carries_the_local_origin(local_stack, emulated):
+    api_id = local_stack.outputs["api_url"].split("//")[1].split(".")[0]
+    apigateway = emulated.client("apigateway")
+    (resource,) = [r for r in apigateway.get_resources(restApiId=api_id)["items"] if r["path"] == "/users"]
+    response = apigateway.get_integration_response(restApiId=api_id, resourceId=resource["id"],
+                                                   httpMethod="OPTIONS", statusCode="200")
+    assert response["responseParameters"]["method.response.header.Access-Control-Allow-Origin"] == (
+        f"'{site_origin(local_stack)}'")
+
+
+def test_bucket_blocks_public_access_in_the_emulator(local_stack, emulated):
+    block = emulated.client("s3").get_public_access_block(Bucket=local_stack.outputs["bucket_name"])
+    assert all(block["PublicAccessBlockConfiguration"].values())
+
+
+def test_second_plan_shows_only_the_known_emulator_drift(local_stack):
+    changes = local_stack.plan_changes()
+    assert list(changes) == ["aws_cloudfront_distribution.StaticSite_distribution_FF41CC3F"]
+    assert set(changes["aws_cloudfront_distribution.StaticSite_distribution_FF41CC3F"]) <= EMULATOR_DRIFT
+
+
+# --- bad situations ---------------------------------------------------------------------------------------
+
+def test_port_in_use_is_one_clear_line(capsys):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        assert run.main(["--site-port", str(port)]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"local: error: port {port} on 127.0.0.1 is in use (the local site); choose another with the "
+                   "matching --*-port option or stop what holds it\n")
+
+
+def test_missing_terraform_says_how_to_get_it(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(LocalStackError, match=r"terraform is not on PATH: install Terraform 1\.10 or newer"):
+        LocalStack(LocalOptions(site_port=0, api_port=0)).start()
+
+
+# --- tear-down (after every other test) -----------------------------------------------------------------------
+
+@pytest.mark.runs_last
+def test_destroy_removes_everything(local_stack, emulated):
+    local_stack.destroy()
+    assert emulated.client("dynamodb").list_tables()["TableNames"] == []
+    assert emulated.client("lambda").list_functions()["Functions"] == []
+    assert emulated.client("apigateway").get_rest_apis()["items"] == []
+    buckets = [b["Name"] for b in emulated.client("s3").list_buckets()["Buckets"]]
+    assert local_stack.outputs["bucket_name"] not in buckets
+    assert json.loads(run.STATE_FILE.read_text())["resources"] == []

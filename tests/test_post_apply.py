@@ -1,0 +1,281 @@
+"""The post-apply hook against a real moto server over HTTP: publish, republish, faults, dry run."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+
+from hooks.post_apply import main
+from hooks.release import IMMUTABLE, REVALIDATE
+
+WEB = Path(__file__).resolve().parent.parent / "web"
+API_URL = "https://abc123.execute-api.eu-north-1.amazonaws.com/prod/users"
+
+
+@pytest.fixture
+def site(aws, tmp_path):
+    """A fresh bucket and distribution, and a copy of web/ that a test may edit."""
+    bucket = f"site-{uuid.uuid4().hex[:12]}"
+    aws.client("s3").create_bucket(Bucket=bucket)
+    distribution = aws.client("cloudfront").create_distribution(DistributionConfig={
+        "CallerReference": bucket, "Comment": "test", "Enabled": True, "DefaultRootObject": "index.html",
+        "Origins": {"Quantity": 1, "Items": [{"Id": "s3", "DomainName": f"{bucket}.s3.amazonaws.com",
+                                              "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
+        "DefaultCacheBehavior": {"TargetOriginId": "s3", "ViewerProtocolPolicy": "redirect-to-https",
+                                 "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"},
+    })["Distribution"]["Id"]
+    source = tmp_path / "web"
+    shutil.copytree(WEB, source)
+    return {"bucket": bucket, "distribution": distribution, "source": source}
+
+
+def run(site, *extra, session=None, capsys=None) -> tuple[int, dict | None]:
+    argv = ["--bucket", site["bucket"], "--distribution-id", site["distribution"], "--api-url", API_URL,
+            "--source", str(site["source"]), "--json", *extra]
+    code = main(argv, session=session)
+    summary = None
+    if capsys is not None:
+        out = capsys.readouterr().out.strip()
+        summary = json.loads(out) if out else None
+    return code, summary
+
+
+def objects(aws, bucket) -> dict[str, dict]:
+    s3 = aws.client("s3")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    return {key: s3.get_object(Bucket=bucket, Key=key) for key in keys}
+
+
+def references(html: str) -> list[str]:
+    return re.findall(r'(?:src|href)="([^"]+)"', html)
+
+
+def invalidations(aws, distribution) -> list[dict]:
+    answer = aws.client("cloudfront").list_invalidations(DistributionId=distribution)["InvalidationList"]
+    return answer.get("Items", [])
+
+
+# --- first publish ------------------------------------------------------------------------------------------
+
+def test_first_publish_uploads_everything_with_the_right_headers(aws, site, capsys):
+    code, summary = run(site, capsys=capsys)
+    assert code == 0
+    stored = objects(aws, site["bucket"])
+    assert set(summary["uploaded"]) == set(stored)
+    assert summary["unchanged"] == 0 and summary["deleted"] == []
+    html = stored.pop("index.html")
+    assert html["ContentType"] == "text/html; charset=utf-8"
+    assert html["CacheControl"] == REVALIDATE
+    expected_types = {"css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8",
+                      "svg": "image/svg+xml; charset=utf-8"}
+    for key, obj in stored.items():
+        assert re.fullmatch(r"(config|script|style|favicon)\.[0-9a-f]{12}\.(js|css|svg)", key)
+        assert obj["CacheControl"] == IMMUTABLE
+        assert obj["ContentType"] == expected_types[key.rsplit(".", 1)[1]]
+
+
+def test_published_html_points_only_at_objects_that_exist(aws, site):
+    run(site)
+    stored = objects(aws, site["bucket"])
+    html = stored["index.html"]["Body"].read().decode()
+    refs = references(html)
+    assert len(refs) == 4 and all(ref in stored for ref in refs)
+    assert "style.css" not in refs and "script.js" not in refs and "config.js" not in refs
+
+
+def test_published_config_carries_the_api_url(aws, site):
+    run(site)
+    stored = objects(aws, site["bucket"])
+    (config_key,) = [k for k in stored if k.startswith("config.")]
+    assert stored[config_key]["Body"].read().decode() == (
+        f'window.APP_CONFIG = {{"apiUrl": "{API_URL}"}};\n')
+
+
+def test_first_publish_invalidates_the_page_paths_and_waits(aws, site, capsys):
+    _, summary = run(site, capsys=capsys)
+    assert summary["invalidation"]["paths"] == ["/", "/index.html"]
+    (item,) = invalidations(aws, site["distribution"])
+    assert item["Id"] == summary["invalidation"]["id"]
+    assert item["Status"].lower() == "completed"
+
+
+# --- republish ----------------------------------------------------------------------------------------------
+
+def test_second_publish_with_no_change_uploads_nothing_and_invalidates_nothing(aws, site, capsys):
+    run(site, capsys=capsys)
+    code, summary = run(site, capsys=capsys)
+    assert code == 0
+    assert summary == {"uploaded": [], "unchanged": 5, "deleted": [], "invalidation": None}
+    assert len(invalidations(aws, site["distribution"])) == 1
+
+
+def test_one_css_change_uploads_that_asset_and_the_html_and_invalidates_only_html(aws, site, capsys):
+    run(site, capsys=capsys)
+    css = site["source"] / "style.css"
+    css.write_text(css.read_text() + "\nbody { margin: 0; }\n")
+    code, summary = run(site, capsys=capsys)
+    assert code == 0
+    (new_css,) = [k for k in summary["uploaded"] if k.endswith(".css")]
+    assert summary["uploaded"] == sorted([new_css, "index.html"])
+    assert summary["unchanged"] == 3
+    assert summary["invalidation"]["paths"] == ["/", "/index.html"]
+    assert new_css in references(objects(aws, site["bucket"])["index.html"]["Body"].read().decode())
+
+
+def test_prune_deletes_unreferenced_objects_but_keeps_the_previous_release(aws, site, capsys):
+    aws.client("s3").put_object(Bucket=site["bucket"], Key="stale.txt", Body=b"old")
+    run(site, capsys=capsys)
+    first = set(objects(aws, site["bucket"]))
+    css = site["source"] / "style.css"
+    css.write_text(css.read_text() + "\n/* v2 */\n")
+    run(site, capsys=capsys)
+    css.write_text(css.read_text() + "\n/* v3 */\n")
+    code, summary = run(site, "--prune", capsys=capsys)
+    assert code == 0
+    remaining = set(objects(aws, site["bucket"]))
+    v1_css = [k for k in first if k.endswith(".css")]
+    assert summary["deleted"] == sorted(["stale.txt", *v1_css])  # v1 is two releases old
+    assert len([k for k in remaining if k.endswith(".css")]) == 2  # v3 (live) and v2 (previous)
+    assert "stale.txt" not in remaining
+
+
+# --- safety -------------------------------------------------------------------------------------------------
+
+def failing_put_for(key_prefix: str):
+    def handler(params, **_):
+        # before-call sees the serialized request: the key is the last part of its path.
+        if params["url_path"].rsplit("/", 1)[-1].startswith(key_prefix):
+            error = {"Error": {"Code": "AccessDenied", "Message": "injected failure"},
+                     "ResponseMetadata": {"HTTPStatusCode": 403}}
+            return AWSResponse("https://injected", 403, {}, None), error
+        return None
+    return handler
+
+
+def test_failed_asset_upload_keeps_the_previous_html_and_exits_non_zero(aws, site, capsys):
+    run(site, capsys=capsys)
+    previous_html = objects(aws, site["bucket"])["index.html"]["Body"].read()
+    script = site["source"] / "script.js"
+    script.write_text(script.read_text() + "\n// v2\n")
+    faulty = boto3.session.Session()
+    faulty.events.register("before-call.s3.PutObject", failing_put_for("script."))
+    code = main(["--bucket", site["bucket"], "--distribution-id", site["distribution"], "--api-url", API_URL,
+                 "--source", str(site["source"])], session=faulty)
+    assert code == 1
+    assert "injected failure" in capsys.readouterr().err
+    assert objects(aws, site["bucket"])["index.html"]["Body"].read() == previous_html
+    assert len(invalidations(aws, site["distribution"])) == 1
+
+
+def test_failure_is_reported_on_one_line(aws, site, capsys):
+    faulty = boto3.session.Session()
+    faulty.events.register("before-call.s3.PutObject", failing_put_for("style."))
+    code = main(["--bucket", site["bucket"], "--distribution-id", site["distribution"], "--api-url", API_URL,
+                 "--source", str(site["source"])], session=faulty)
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.count("\n") == 1 and err.startswith("post_apply: error: upload of 1 file(s) failed, first style.")
+
+
+def test_running_again_after_a_failure_converges(aws, site, capsys):
+    faulty = boto3.session.Session()
+    faulty.events.register("before-call.s3.PutObject", failing_put_for("style."))
+    run(site, session=faulty, capsys=capsys)
+    code, summary = run(site, capsys=capsys)
+    assert code == 0
+    assert any(k.startswith("style.") for k in summary["uploaded"]) and "index.html" in summary["uploaded"]
+    code, summary = run(site, capsys=capsys)
+    assert summary["uploaded"] == [] and summary["invalidation"] is None
+
+
+class _Body:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self, **_):
+        yield self.data
+
+
+def test_throttled_invalidation_is_retried(aws, site, capsys):
+    attempts = []
+
+    def throttle_first(**_):
+        attempts.append(1)
+        if len(attempts) == 1:
+            body = (b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
+                    b"<Message>Rate exceeded</Message></Error><RequestId>1</RequestId></ErrorResponse>")
+            return AWSResponse("https://injected", 400, {}, _Body(body))
+        return None
+
+    session = boto3.session.Session()
+    session.events.register("before-send.cloudfront.CreateInvalidation", throttle_first)
+    code, summary = run(site, session=session, capsys=capsys)
+    assert code == 0
+    assert len(attempts) == 2
+    assert [i["Id"] for i in invalidations(aws, site["distribution"])] == [summary["invalidation"]["id"]]
+
+
+# --- interface ----------------------------------------------------------------------------------------------
+
+def test_dry_run_changes_nothing(aws, site, capsys):
+    code, summary = run(site, "--dry-run", capsys=capsys)
+    assert code == 0
+    assert len(summary["uploaded"]) == 5 and summary["invalidation"]["paths"] == ["/", "/index.html"]
+    assert objects(aws, site["bucket"]) == {}
+    assert invalidations(aws, site["distribution"]) == []
+
+
+def test_json_summary_matches_what_happened(aws, site, capsys):
+    _, summary = run(site, capsys=capsys)
+    assert sorted(objects(aws, site["bucket"])) == summary["uploaded"]
+    assert [i["Id"] for i in invalidations(aws, site["distribution"])] == [summary["invalidation"]["id"]]
+
+
+def test_no_wait_returns_without_polling(aws, site, capsys):
+    polls = []
+    session = boto3.session.Session()
+    session.events.register("before-call.cloudfront.GetInvalidation", lambda **_: polls.append(1))
+    code, summary = run(site, "--no-wait", session=session, capsys=capsys)
+    assert code == 0 and summary["invalidation"] is not None and polls == []
+
+
+def test_invalidate_all_only_on_request(aws, site, capsys):
+    _, summary = run(site, "--invalidate-all", capsys=capsys)
+    assert summary["invalidation"]["paths"] == ["/*"]
+
+
+def test_outputs_file_supplies_the_stack_outputs(aws, site, tmp_path, capsys):
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"prod": {"bucket_name": site["bucket"], "distribution_id": site["distribution"],
+                                            "api_url": API_URL, "site_url": "https://x/"}}))
+    code = main(["--outputs-file", str(outputs), "--stack", "prod", "--source", str(site["source"]), "--json"])
+    assert code == 0
+    assert "index.html" in json.loads(capsys.readouterr().out)["uploaded"]
+
+
+def test_unknown_stack_in_outputs_file_is_a_clear_error(tmp_path, capsys):
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"prod": {}}))
+    assert main(["--outputs-file", str(outputs), "--stack", "staging"]) == 2
+    assert capsys.readouterr().err == "post_apply: error: stack 'staging' is not in " + str(outputs) + \
+        "; it holds ['prod']\n"
+
+
+def test_missing_inputs_are_named(capsys):
+    assert main(["--bucket", "b"]) == 2
+    assert "missing distribution_id, api_url" in capsys.readouterr().err
+
+
+def test_help_describes_the_hook(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "--outputs-file" in out and "--dry-run" in out and "--prune" in out
