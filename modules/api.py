@@ -215,7 +215,7 @@ class UserApi(Construct):
             "Access-Control-Allow-Headers": quoted(CORS_ALLOW_HEADERS),
         }
         options = define(ApiGatewayMethod, "options_users", resource_id=users.id, http_method="OPTIONS",
-                         authorization="NONE")
+                         authorization="NONE", request_validator_id=validator.id)
         options_integration = define(
             ApiGatewayIntegration, "options_users_integration", resource_id=users.id,
             http_method=options.http_method, type="MOCK",
@@ -256,11 +256,14 @@ class UserApi(Construct):
             access_log_settings=ApiGatewayStageAccessLogSettings(
                 destination_arn=access_logs.arn, format=ACCESS_LOG_FORMAT
             ),
+            xray_tracing_enabled=settings.tracing,
         )
         ApiGatewayMethodSettings(
             self, "stage_settings", rest_api_id=self.rest_api.id, stage_name=stage.stage_name, method_path="*/*",
             settings=ApiGatewayMethodSettingsSettings(
                 metrics_enabled=True,
+                logging_level=settings.execution_logging_level,
+                data_trace_enabled=False,
                 throttling_burst_limit=settings.throttling_burst_limit,
                 throttling_rate_limit=settings.throttling_rate_limit,
             ),

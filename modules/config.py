@@ -92,7 +92,8 @@ class FunctionSettings:
     memory_mb: int = 256
     # API Gateway gives up after 29 s; a GetItem answers in milliseconds, so fail fast.
     timeout_seconds: int = 5
-    log_retention_days: int = 30
+    # A year: enough to investigate an incident found late (checkov CKV_AWS_338); storage of small logs is cheap.
+    log_retention_days: int = 365
 
     def __post_init__(self) -> None:
         _one_of("function.runtime", self.runtime, LAMBDA_RUNTIMES)
@@ -112,13 +113,18 @@ class ApiSettings:
     throttling_rate_limit: float = 100.0
     # JSON access logs of the stage. API Gateway writes them with the account's CloudWatch Logs role, a setting
     # of the whole account and region that this stack leaves alone (see README, "Troubleshooting").
-    access_log_retention_days: int = 30
+    access_log_retention_days: int = 365
+    # Execution logging of errors only (full request logging would copy user data into logs), and X-Ray traces
+    # of the stage; neither needs anything from the function's role.
+    execution_logging_level: str = "ERROR"
+    tracing: bool = True
 
     def __post_init__(self) -> None:
         _matches("api.stage_name", self.stage_name, _STAGE, "1-64 letters, digits or '_'")
         _in_range("api.throttling_burst_limit", self.throttling_burst_limit, 1, 5000)
         _in_range("api.throttling_rate_limit", self.throttling_rate_limit, 1, 10000)
         _one_of("api.access_log_retention_days", self.access_log_retention_days, LOG_RETENTION_DAYS)
+        _one_of("api.execution_logging_level", self.execution_logging_level, ("OFF", "ERROR", "INFO"))
 
 
 @dataclass(frozen=True)
@@ -139,10 +145,13 @@ class SiteSettings:
     wait_for_deployment: bool = True
     # Let Terraform delete a bucket that still holds objects; only where the bucket is disposable.
     force_destroy_bucket: bool = False
+    # Versioning keeps replaced and pruned files; they expire this many days after being replaced.
+    noncurrent_version_days: int = 30
 
     def __post_init__(self) -> None:
         _one_of("site.price_class", self.price_class, PRICE_CLASSES)
         _one_of("site.security_headers", self.security_headers, SECURITY_HEADERS_MODES)
+        _in_range("site.noncurrent_version_days", self.noncurrent_version_days, 1, 3650)
         if self.site_origin is not None:
             _origin("site.site_origin", self.site_origin)
 
@@ -199,8 +208,7 @@ def _local(env: Mapping[str, str]) -> EnvironmentSettings:
         region="us-east-1",
         emulator_url=env.get("LOCAL_EMULATOR_URL", "http://127.0.0.1:5000"),
         data=DataSettings(protect_from_deletion=False),
-        function=FunctionSettings(log_retention_days=1),
-        api=ApiSettings(stage_name="local", access_log_retention_days=1),
+        api=ApiSettings(stage_name="local"),
         site=SiteSettings(
             site_origin=env.get("LOCAL_SITE_ORIGIN", "http://127.0.0.1:8080"),
             security_headers="managed",  # the emulator has no response-headers-policy API

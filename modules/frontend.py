@@ -23,6 +23,13 @@ from cdktf_cdktf_provider_aws.cloudfront_response_headers_policy import (
     CloudfrontResponseHeadersPolicySecurityHeadersConfigStrictTransportSecurity,
 )
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
+from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
+    S3BucketLifecycleConfiguration,
+    S3BucketLifecycleConfigurationRule,
+    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
+    S3BucketLifecycleConfigurationRuleFilter,
+    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
+)
 from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import (
     S3BucketOwnershipControls,
     S3BucketOwnershipControlsRule,
@@ -119,9 +126,24 @@ class StaticSite(Construct):
                 ),
             )],
         )
-        S3BucketVersioningA(
+        versioning = S3BucketVersioningA(
             self, "versioning", bucket=self.bucket.id,
             versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"),
+        )
+        S3BucketLifecycleConfiguration(
+            self, "lifecycle", bucket=self.bucket.id,
+            rule=[S3BucketLifecycleConfigurationRule(
+                id="expire-replaced-files",
+                status="Enabled",
+                filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                noncurrent_version_expiration=[S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
+                    noncurrent_days=settings.noncurrent_version_days
+                )],
+                abort_incomplete_multipart_upload=[
+                    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=1)
+                ],
+            )],
+            depends_on=[versioning],  # S3 needs versioning in place before a noncurrent-version rule
         )
         access_control = CloudfrontOriginAccessControl(
             self, "origin_access_control", name=f"{name_prefix}-site", origin_access_control_origin_type="s3",

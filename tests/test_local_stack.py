@@ -195,10 +195,17 @@ def test_missing_terraform_says_how_to_get_it(monkeypatch):
 
 @pytest.mark.runs_last
 def test_destroy_removes_everything(local_stack, emulated):
+    outputs = local_stack.outputs
+    api_id = outputs["api_url"].split("//")[1].split(".")[0]
     local_stack.destroy()
-    assert emulated.client("dynamodb").list_tables()["TableNames"] == []
-    assert emulated.client("lambda").list_functions()["Functions"] == []
-    assert emulated.client("apigateway").get_rest_apis()["items"] == []
-    buckets = [b["Name"] for b in emulated.client("s3").list_buckets()["Buckets"]]
-    assert local_stack.outputs["bucket_name"] not in buckets
+    # Other tests share the emulator, so look for this stack's resources by name.
+    assert outputs["table_name"] not in emulated.client("dynamodb").list_tables()["TableNames"]
+    functions = [f["FunctionName"] for f in emulated.client("lambda").list_functions()["Functions"]]
+    assert outputs["function_name"] not in functions
+    assert api_id not in [a["id"] for a in emulated.client("apigateway").get_rest_apis()["items"]]
+    assert outputs["bucket_name"] not in [b["Name"] for b in emulated.client("s3").list_buckets()["Buckets"]]
+    roles = [r["RoleName"] for r in emulated.client("iam").list_roles()["Roles"]]
+    assert f"{outputs['function_name']}-role" not in roles
+    groups = emulated.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/three-tier-local")
+    assert groups["logGroups"] == []
     assert json.loads(run.STATE_FILE.read_text())["resources"] == []
