@@ -65,8 +65,16 @@ def bucket_policy(bucket_arn: str, distribution_arn: str) -> str:
                 "Sid": "AllowThisDistributionToRead",
                 "Effect": "Allow",
                 "Principal": {"Service": "cloudfront.amazonaws.com"},
-                "Action": ["s3:GetObject", "s3:ListBucket"],
-                "Resource": [f"{bucket_arn}/*", bucket_arn],
+                "Action": "s3:GetObject",
+                "Resource": f"{bucket_arn}/*",
+                "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
+            },
+            {
+                "Sid": "AllowThisDistributionToList",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudfront.amazonaws.com"},
+                "Action": "s3:ListBucket",
+                "Resource": bucket_arn,
                 "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
             },
             {

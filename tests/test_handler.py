@@ -2,38 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import uuid
-from pathlib import Path
 
 import pytest
-
-HANDLER_PATH = Path(__file__).resolve().parent.parent / "functions" / "get_user" / "handler.py"
-ORIGIN = "https://d111111abcdef8.cloudfront.net"
-
-
-def load_handler():
-    """A fresh copy of the module, as a new Lambda container would load it (no client cached yet)."""
-    spec = importlib.util.spec_from_file_location("get_user_handler", HANDLER_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture
-def handler(aws, monkeypatch):
-    """The handler over a fresh users table in the emulator, reached through AWS_ENDPOINT_URL."""
-    table = f"users-{uuid.uuid4().hex[:12]}"
-    monkeypatch.setenv("TABLE_NAME", table)
-    monkeypatch.setenv("ALLOWED_ORIGIN", ORIGIN)
-    dynamodb = aws.client("dynamodb")
-    dynamodb.create_table(TableName=table, KeySchema=[{"AttributeName": "userId", "KeyType": "HASH"}],
-                          AttributeDefinitions=[{"AttributeName": "userId", "AttributeType": "S"}],
-                          BillingMode="PAY_PER_REQUEST")
-    dynamodb.put_item(TableName=table, Item={"userId": {"S": "1"}, "name": {"S": "Test User"},
-                                             "email": {"S": "test@example.com"}, "age": {"N": "42"}})
-    return load_handler()
+from conftest import ORIGIN, load_handler
 
 
 def get(user_id=None, method="GET", **params):

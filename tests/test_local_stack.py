@@ -147,8 +147,10 @@ def test_function_role_policy_resolves_to_the_table_arn(local_stack, emulated):
 def test_bucket_policy_names_the_deployed_distribution(local_stack, emulated):
     policy = json.loads(emulated.client("s3").get_bucket_policy(Bucket=local_stack.outputs["bucket_name"])["Policy"])
     distribution = emulated.client("cloudfront").get_distribution(Id=local_stack.outputs["distribution_id"])
-    (allow,) = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
-    assert allow["Condition"]["StringEquals"]["AWS:SourceArn"] == distribution["Distribution"]["ARN"]
+    allows = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    assert len(allows) == 2
+    for allow in allows:
+        assert allow["Condition"]["StringEquals"]["AWS:SourceArn"] == distribution["Distribution"]["ARN"]
 
 
 def test_options_integration_response_carries_the_local_origin(local_stack, emulated):

@@ -69,7 +69,7 @@ def test_staged_source_leaves_bytecode_caches_out(tmp_path, monkeypatch):
 def test_function_has_its_own_log_group_with_retention(prod):
     (group,) = [g for g in prod.resources("aws_cloudwatch_log_group").values()
                 if g["name"] == "/aws/lambda/three-tier-prod-get-user"]
-    assert group["retention_in_days"] == 30
+    assert group["retention_in_days"] == 365
     assert prod.only("aws_lambda_function")["depends_on"] == [
         f"aws_cloudwatch_log_group.{k}" for k, g in prod.resources("aws_cloudwatch_log_group").items()
         if g["name"] == "/aws/lambda/three-tier-prod-get-user"
@@ -213,14 +213,23 @@ def test_stage_has_json_access_logs_with_retention(prod):
     (group_id,) = [k for k, g in prod.resources("aws_cloudwatch_log_group").items()
                    if g["name"] == "/aws/apigateway/three-tier-prod-api/prod"]
     assert stage["access_log_settings"]["destination_arn"] == f"${{aws_cloudwatch_log_group.{group_id}.arn}}"
-    assert prod.resources("aws_cloudwatch_log_group")[group_id]["retention_in_days"] == 30
+    assert prod.resources("aws_cloudwatch_log_group")[group_id]["retention_in_days"] == 365
 
 
-def test_stage_is_throttled_with_metrics(prod):
+def test_stage_is_throttled_with_metrics_and_error_logging(prod):
     settings = prod.only("aws_api_gateway_method_settings")
     assert settings["method_path"] == "*/*"
     assert settings["settings"] == {"metrics_enabled": True, "throttling_burst_limit": 50,
-                                    "throttling_rate_limit": 100}
+                                    "throttling_rate_limit": 100, "logging_level": "ERROR",
+                                    "data_trace_enabled": False}
+
+
+def test_stage_is_traced(prod):
+    assert prod.only("aws_api_gateway_stage")["xray_tracing_enabled"] is True
+
+
+def test_preflight_method_is_validated_too(prod):
+    assert methods(prod)["OPTIONS"]["request_validator_id"] == prod.ref("aws_api_gateway_request_validator", "id")
 
 
 def test_only_this_api_may_invoke_the_function_for_get_users(prod):

@@ -29,18 +29,24 @@ def test_bucket_name_is_generated_from_the_environment_prefix(prod):
 
 def test_bucket_policy_lets_only_this_distribution_read(prod):
     policy = json.loads(prod.only("aws_s3_bucket_policy")["policy"])
-    allow, deny = policy["Statement"]
+    read, list_, deny = policy["Statement"]
     bucket_arn = prod.ref("aws_s3_bucket", "arn")
-    assert allow == {
-        "Sid": "AllowThisDistributionToRead",
-        "Effect": "Allow",
-        "Principal": {"Service": "cloudfront.amazonaws.com"},
-        "Action": ["s3:GetObject", "s3:ListBucket"],
-        "Resource": [f"{bucket_arn}/*", bucket_arn],
-        "Condition": {"StringEquals": {"AWS:SourceArn": prod.ref("aws_cloudfront_distribution", "arn")}},
-    }
+    only_this_distribution = {"StringEquals": {"AWS:SourceArn": prod.ref("aws_cloudfront_distribution", "arn")}}
+    for statement in (read, list_):
+        assert statement["Effect"] == "Allow"
+        assert statement["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+        assert statement["Condition"] == only_this_distribution
+    assert (read["Action"], read["Resource"]) == ("s3:GetObject", f"{bucket_arn}/*")
+    assert (list_["Action"], list_["Resource"]) == ("s3:ListBucket", bucket_arn)
     assert deny["Effect"] == "Deny"
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_replaced_files_expire_from_the_versioned_bucket(prod):
+    (rule,) = prod.only("aws_s3_bucket_lifecycle_configuration")["rule"]
+    assert rule["status"] == "Enabled"
+    assert rule["noncurrent_version_expiration"] == [{"noncurrent_days": 30}]
+    assert rule["abort_incomplete_multipart_upload"] == [{"days_after_initiation": 1}]
 
 
 def test_origin_access_control_signs_every_request(prod):

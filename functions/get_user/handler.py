@@ -17,6 +17,7 @@ from typing import Any
 
 import boto3
 from boto3.dynamodb.types import Binary, TypeDeserializer
+from botocore.exceptions import ClientError
 
 MAX_USER_ID_LENGTH = 256
 ALLOWED_METHODS = "GET,OPTIONS"
@@ -54,6 +55,8 @@ def _log(**fields: Any) -> None:
 def _plain(value: Any) -> Any:
     """DynamoDB's types as JSON-friendly values: numbers as int/float, sets as sorted lists, binary as base64."""
     if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"stored number is not finite: {value}")  # JSON has no NaN or Infinity
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, Binary):
         return base64.b64encode(value.value).decode("ascii")
@@ -112,7 +115,8 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         item = result.get("Item")
         user = None if item is None else {k: _plain(TypeDeserializer().deserialize(v)) for k, v in item.items()}
     except Exception as exc:  # noqa: BLE001 - any datastore failure is a 500; details go to the log only
-        log.update(level="ERROR", error=type(exc).__name__, detail=str(exc))
+        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+        log.update(level="ERROR", error=code or type(exc).__name__, detail=str(exc))
         return finish(_respond(500, {"error": "Internal server error"}))
     if user is None:
         return finish(_respond(404, {"error": f"No user found with userId: {user_id}"}))
