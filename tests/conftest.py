@@ -81,6 +81,14 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
+def cli_config(tmp_path_factory) -> Path:
+    """The project's Terraform CLI config for this machine (provider mirror from TF_PROVIDER_MIRROR)."""
+    from terraform_cli import write_cli_config
+
+    return write_cli_config(tmp_path_factory.mktemp("terraform") / "cli.tfrc")
+
+
+@pytest.fixture(scope="session")
 def emulator():
     """One AWS emulator (moto server over HTTP) shared by the tests that need AWS."""
     from local_stack.emulator import start_emulator

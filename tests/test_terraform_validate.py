@@ -2,12 +2,7 @@
 
 import pytest
 
-from terraform_cli import terraform, write_cli_config
-
-
-@pytest.fixture(scope="session")
-def cli_config(tmp_path_factory):
-    return write_cli_config(tmp_path_factory.mktemp("terraform") / "cli.tfrc")
+from terraform_cli import terraform
 
 
 @pytest.mark.parametrize("stack_name", ["prod", "local"])
