@@ -19,6 +19,7 @@ ENVIRONMENTS = ("local", "prod")
 LAMBDA_RUNTIMES = ("python3.12", "python3.13")
 PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
 SECURITY_HEADERS_MODES = ("own", "managed")
+BACKEND_KINDS = ("local", "s3", "cloud")
 # The values CloudWatch Logs accepts for a retention period, in days.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
                       3288, 3653)
@@ -157,6 +158,37 @@ class SiteSettings:
 
 
 @dataclass(frozen=True)
+class BackendSettings:
+    """Where Terraform keeps the stack's state.
+
+    - "local": one state file per stack at the project root, `terraform.<stack>.tfstate` (git-ignored).
+    - "s3": an S3 object, encrypted, locked with S3's native lock file (Terraform 1.10+; no DynamoDB table).
+    - "cloud": a Terraform Cloud / HCP Terraform workspace. The API token is never configured here: Terraform
+      reads it from TF_TOKEN_<host> (e.g. TF_TOKEN_app_terraform_io) or from `cdktf login`.
+    Chosen per environment by <ENV>_BACKEND (e.g. PROD_BACKEND=s3); see `backend_from_environment`.
+    """
+
+    kind: str = "local"
+    bucket: str | None = None  # s3: the state bucket (create it once, versioned, outside this stack)
+    key: str | None = None  # s3: default "<project>/<environment>/terraform.tfstate"
+    region: str | None = None  # s3: default the environment's region
+    kms_key_id: str | None = None  # s3: encrypt with this KMS key instead of SSE-S3
+    organization: str | None = None  # cloud: TF_CLOUD_ORGANIZATION
+    workspace: str | None = None  # cloud: default "<project>-<environment>"
+    project: str | None = None  # cloud: TF_CLOUD_PROJECT (optional)
+    hostname: str | None = None  # cloud: TF_CLOUD_HOSTNAME (default app.terraform.io)
+
+    def __post_init__(self) -> None:
+        _one_of("backend.kind", self.kind, BACKEND_KINDS)
+        if self.kind == "s3" and not self.bucket:
+            raise ConfigError("backend.bucket: missing; allowed values: the name of an existing S3 bucket for "
+                              "state (set <ENV>_STATE_BUCKET)")
+        if self.kind == "cloud" and not self.organization:
+            raise ConfigError("backend.organization: missing; allowed values: your Terraform Cloud organization "
+                              "(set TF_CLOUD_ORGANIZATION)")
+
+
+@dataclass(frozen=True)
 class EnvironmentSettings:
     """Everything one environment (one Terraform stack) needs."""
 
@@ -169,6 +201,7 @@ class EnvironmentSettings:
     function: FunctionSettings = field(default_factory=FunctionSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     site: SiteSettings = field(default_factory=SiteSettings)
+    backend: BackendSettings = field(default_factory=BackendSettings)
 
     def __post_init__(self) -> None:
         _one_of("name", self.name, ENVIRONMENTS)
@@ -194,10 +227,30 @@ class EnvironmentSettings:
         return self.data.table_name or f"{self.name_prefix}-users"
 
 
-def _prod(_env: Mapping[str, str]) -> EnvironmentSettings:
+def backend_from_environment(name: str, env: Mapping[str, str]) -> BackendSettings:
+    """The backend an environment's variables ask for: <ENV>_BACKEND (local, s3 or cloud) and its details.
+
+    s3: <ENV>_STATE_BUCKET, <ENV>_STATE_KEY, <ENV>_STATE_REGION, <ENV>_STATE_KMS_KEY_ID.
+    cloud: TF_CLOUD_ORGANIZATION, <ENV>_TF_WORKSPACE (default <project>-<env>), TF_CLOUD_PROJECT, TF_CLOUD_HOSTNAME.
+    """
+    prefix = name.upper()
+    kind = env.get(f"{prefix}_BACKEND", "local")
+    if kind == "s3":
+        return BackendSettings(kind="s3", bucket=env.get(f"{prefix}_STATE_BUCKET"),
+                               key=env.get(f"{prefix}_STATE_KEY"), region=env.get(f"{prefix}_STATE_REGION"),
+                               kms_key_id=env.get(f"{prefix}_STATE_KMS_KEY_ID"))
+    if kind == "cloud":
+        return BackendSettings(kind="cloud", organization=env.get("TF_CLOUD_ORGANIZATION"),
+                               workspace=env.get(f"{prefix}_TF_WORKSPACE"), project=env.get("TF_CLOUD_PROJECT"),
+                               hostname=env.get("TF_CLOUD_HOSTNAME"))
+    return BackendSettings(kind=kind)
+
+
+def _prod(env: Mapping[str, str]) -> EnvironmentSettings:
     return EnvironmentSettings(
         name="prod",
         data=DataSettings(protect_from_deletion=True),
+        backend=backend_from_environment("prod", env),
     )
 
 
@@ -235,6 +288,6 @@ def selected_environments(env: Mapping[str, str] | None = None) -> list[Environm
 
 
 __all__ = [
-    "ApiSettings", "ConfigError", "DataSettings", "EnvironmentSettings", "FunctionSettings", "SiteSettings",
+    "ApiSettings", "BackendSettings", "ConfigError", "DataSettings", "EnvironmentSettings", "FunctionSettings", "SiteSettings",
     "ENVIRONMENTS", "load_environment", "selected_environments",
 ]

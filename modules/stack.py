@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cdktf import LocalBackend, TerraformOutput, TerraformStack
+from cdktf import CloudBackend, LocalBackend, NamedCloudWorkspace, S3Backend, TerraformOutput, TerraformStack
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
 from constructs import Construct
 
@@ -42,9 +42,7 @@ class UserAppStack(TerraformStack):
             **extra,
         )
         self.add_override("terraform.required_providers.aws.version", AWS_PROVIDER_CONSTRAINT)
-        # One state file per stack at the project root (git-ignored); relative, so the output is the same on
-        # every machine. Paths are relative to cdktf.out/stacks/<stack>, where Terraform runs.
-        LocalBackend(self, path=f"../../../terraform.{settings.name}.tfstate")
+        self._backend(settings)
 
         table = UserTable(self, "UserTable", table_name=settings.table_name, settings=settings.data)
         site = StaticSite(self, "StaticSite", name_prefix=settings.name_prefix, settings=settings.site)
@@ -65,3 +63,22 @@ class UserAppStack(TerraformStack):
         }
         for name, (value, description) in outputs.items():
             TerraformOutput(self, name, value=value, description=description)
+
+    def _backend(self, settings: EnvironmentSettings) -> None:
+        backend = settings.backend
+        if backend.kind == "s3":
+            S3Backend(
+                self, bucket=backend.bucket, key=backend.key or f"{settings.project}/{settings.name}/terraform.tfstate",
+                region=backend.region or settings.region, encrypt=True, kms_key_id=backend.kms_key_id,
+            )
+            # S3's own lock file (Terraform 1.10+) instead of a DynamoDB lock table; CDKTF 0.21 lacks the argument.
+            self.add_override("terraform.backend.s3.use_lockfile", True)
+        elif backend.kind == "cloud":
+            CloudBackend(
+                self, organization=backend.organization, hostname=backend.hostname,
+                workspaces=NamedCloudWorkspace(backend.workspace or settings.name_prefix, backend.project),
+            )
+        else:
+            # One state file per stack at the project root (git-ignored); relative, so the output is the same on
+            # every machine. Paths are relative to cdktf.out/stacks/<stack>, where Terraform runs.
+            LocalBackend(self, path=f"../../../terraform.{settings.name}.tfstate")

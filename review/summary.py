@@ -1,0 +1,161 @@
+"""A reviewer's summary of a synthesized stack: `python -m review.summary prod [--json] [--hcl DIR]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+from terraform_cli import PROJECT_DIR, cdktf_command
+
+# Construct ids of the tiers (modules/stack.py) -> the tier's name.
+TIERS = {"UserTable": "data", "UserApi": "logic", "StaticSite": "presentation"}
+
+
+def synthesize(stack: str, outdir: Path) -> dict:
+    """Synthesize one stack with the app's own entry point and return its Terraform JSON."""
+    from main import build_app
+    from modules.config import load_environment
+
+    build_app([load_environment(stack)], str(outdir)).synth()
+    return json.loads((outdir / "stacks" / stack / "cdk.tf.json").read_text())
+
+
+def _tier(resource: dict) -> str:
+    path = resource.get("//", {}).get("metadata", {}).get("path", "")
+    parts = path.split("/")
+    return TIERS.get(parts[1], "stack") if len(parts) > 2 else "stack"
+
+
+def _list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def permissions(config: dict) -> list[dict]:
+    """Every permission the stack writes down, from identity, trust, bucket and function resource policies."""
+    resources = config.get("resource", {})
+    found = []
+
+    def add(source: str, document: str) -> None:
+        for statement in json.loads(document)["Statement"]:
+            for action in _list(statement["Action"]):
+                for target in _list(statement.get("Resource", "(this role)")):
+                    found.append({"policy": source, "effect": statement["Effect"],
+                                  "principal": statement.get("Principal", "(the role's session)"),
+                                  "action": action, "resource": target,
+                                  "condition": statement.get("Condition")})
+
+    for name, policy in resources.get("aws_iam_role_policy", {}).items():
+        add(f"role policy {name}", policy["policy"])
+    for name, role in resources.get("aws_iam_role", {}).items():
+        add(f"trust policy {name}", role["assume_role_policy"])
+    for name, policy in resources.get("aws_s3_bucket_policy", {}).items():
+        add(f"bucket policy {name}", policy["policy"])
+    for name, permission in resources.get("aws_lambda_permission", {}).items():
+        found.append({"policy": f"function permission {name}", "effect": "Allow",
+                      "principal": {"Service": permission["principal"]}, "action": permission["action"],
+                      "resource": permission["function_name"], "condition": {"SourceArn": permission["source_arn"]}})
+    return found
+
+
+def public_surface(config: dict) -> list[str]:
+    """What anyone on the internet can reach, and what is explicitly kept private."""
+    resources = config.get("resource", {})
+    surface = []
+    for distribution in resources.get("aws_cloudfront_distribution", {}).values():
+        policy = distribution["default_cache_behavior"]["viewer_protocol_policy"]
+        surface.append(f"CloudFront distribution (site), viewer protocol {policy}")
+    methods = resources.get("aws_api_gateway_method", {}).values()
+    for method in methods:
+        surface.append(f"API Gateway {method['http_method']} /users, authorization {method['authorization']}")
+    for block in resources.get("aws_s3_bucket_public_access_block", {}).values():
+        flags = [k for k in ("block_public_acls", "block_public_policy", "ignore_public_acls",
+                             "restrict_public_buckets") if block.get(k)]
+        surface.append(f"S3 bucket: private ({len(flags)}/4 Block Public Access flags)")
+    for function in resources.get("aws_lambda_function_url", {}).values():
+        surface.append(f"Lambda function URL, auth {function.get('authorization_type')}")
+    return surface
+
+
+def cors_origins(config: dict) -> dict[str, list[str]]:
+    """Every place an allowed CORS origin is configured, and its value."""
+    resources = config.get("resource", {})
+    found: dict[str, list[str]] = defaultdict(list)
+    for response in resources.get("aws_api_gateway_integration_response", {}).values():
+        for name, value in response.get("response_parameters", {}).items():
+            if name.endswith("Access-Control-Allow-Origin"):
+                found["OPTIONS preflight (MOCK)"].append(value)
+    for response in resources.get("aws_api_gateway_gateway_response", {}).values():
+        for name, value in response.get("response_parameters", {}).items():
+            if name.endswith("Access-Control-Allow-Origin"):
+                found[f"gateway response {response['response_type']}"].append(value)
+    for function in resources.get("aws_lambda_function", {}).values():
+        origin = function.get("environment", {}).get("variables", {}).get("ALLOWED_ORIGIN")
+        if origin:
+            found[f"function {function['function_name']} ALLOWED_ORIGIN"].append(origin)
+    return dict(found)
+
+
+def summarize(config: dict) -> dict:
+    by_tier: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for resource_type, resources in config.get("resource", {}).items():
+        for resource in resources.values():
+            by_tier[_tier(resource)][resource_type] += 1
+    return {
+        "resources": {tier: dict(sorted(types.items())) for tier, types in sorted(by_tier.items())},
+        "permissions": permissions(config),
+        "public": public_surface(config),
+        "cors_origins": cors_origins(config),
+        "outputs": {name: output["value"] for name, output in config.get("output", {}).items()},
+        "backend": config.get("terraform", {}).get("backend") or {"cloud": config.get("terraform", {}).get("cloud")},
+    }
+
+
+def render(summary: dict) -> str:
+    lines = ["Resources by tier:"]
+    for tier, types in summary["resources"].items():
+        lines.append(f"  {tier}: " + ", ".join(f"{t} x{n}" for t, n in types.items()))
+    lines.append("Permissions (effect action -> resource [principal]):")
+    for grant in summary["permissions"]:
+        principal = json.dumps(grant["principal"]) if not isinstance(grant["principal"], str) else grant["principal"]
+        condition = f" if {json.dumps(grant['condition'])}" if grant["condition"] else ""
+        lines.append(f"  {grant['effect']:<5} {grant['action']} -> {grant['resource']} [{principal}]{condition}")
+    lines.append("Publicly reachable / kept private:")
+    lines += [f"  {item}" for item in summary["public"]]
+    lines.append("CORS allowed origins:")
+    lines += [f"  {where}: {', '.join(values)}" for where, values in summary["cors_origins"].items()]
+    lines.append("Outputs:")
+    lines += [f"  {name} = {value}" for name, value in summary["outputs"].items()]
+    lines.append(f"State backend: {json.dumps(summary['backend'])}")
+    return "\n".join(lines)
+
+
+def write_hcl(stack: str, directory: Path) -> None:
+    """`cdktf synth --hcl` of one stack into `directory`, for humans who read HCL."""
+    env = {**os.environ, "APP_ENVIRONMENTS": stack, "CI": "1"}
+    subprocess.run(cdktf_command(["synth", "--hcl", "--output", str(directory)]), cwd=PROJECT_DIR, env=env,
+                   check=True, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m review.summary", description=__doc__)
+    parser.add_argument("stack", help="the stack (environment) to summarize, e.g. prod")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--hcl", type=Path, metavar="DIR", help="also write `cdktf synth --hcl` output to DIR")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="review-") as outdir:
+        summary = summarize(synthesize(args.stack, Path(outdir)))
+    print(json.dumps(summary, indent=2) if args.json else render(summary))
+    if args.hcl:
+        write_hcl(args.stack, args.hcl)
+        print(f"HCL written to {args.hcl}/stacks/{args.stack}/cdk.tf", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

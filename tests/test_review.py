@@ -1,0 +1,58 @@
+"""Plan review: the reviewer's summary of the prod stack, and a saved plan of the local stack in the emulator."""
+
+from __future__ import annotations
+
+import json
+
+from review import plan as review_plan
+from review.summary import summarize
+
+
+def test_summary_groups_resources_by_tier(prod):
+    resources = summarize(prod.config)["resources"]
+    assert set(resources) == {"data", "logic", "presentation"}
+    assert resources["data"] == {"aws_dynamodb_table": 1, "aws_dynamodb_table_item": 1}
+    assert resources["logic"]["aws_lambda_function"] == 1
+    assert resources["presentation"]["aws_cloudfront_distribution"] == 1
+
+
+def test_summary_lists_exactly_the_three_iam_actions_of_the_function(prod):
+    grants = [g for g in summarize(prod.config)["permissions"] if g["policy"].startswith("role policy")]
+    assert sorted((g["action"], g["resource"].split(".")[0]) for g in grants) == [
+        ("dynamodb:GetItem", "${aws_dynamodb_table"),
+        ("logs:CreateLogStream", "${aws_cloudwatch_log_group"),
+        ("logs:PutLogEvents", "${aws_cloudwatch_log_group"),
+    ]
+
+
+def test_summary_names_what_is_public_and_that_the_bucket_is_private(prod):
+    public = summarize(prod.config)["public"]
+    assert public == [
+        "CloudFront distribution (site), viewer protocol redirect-to-https",
+        "API Gateway GET /users, authorization NONE",
+        "API Gateway OPTIONS /users, authorization NONE",
+        "S3 bucket: private (4/4 Block Public Access flags)",
+    ]
+
+
+def test_summary_shows_one_cors_origin_in_every_place_it_is_used(prod):
+    origins = summarize(prod.config)["cors_origins"]
+    assert set(origins) == {"OPTIONS preflight (MOCK)", "gateway response DEFAULT_4XX",
+                            "gateway response DEFAULT_5XX", "function three-tier-prod-get-user ALLOWED_ORIGIN"}
+    values = [value for found in origins.values() for value in found]
+    assert all("aws_cloudfront_distribution" in value and "*" not in value for value in values)
+
+
+def test_summary_lists_the_outputs_and_backend(prod):
+    summary = summarize(prod.config)
+    assert set(summary["outputs"]) == {"site_url", "api_url", "bucket_name", "distribution_id", "table_name",
+                                       "function_name"}
+    assert summary["backend"] == {"local": {"path": "../../../terraform.prod.tfstate"}}
+
+
+def test_saved_plan_of_the_local_stack_shows_only_emulator_drift(local_stack, tmp_path, capsys):
+    assert review_plan.main(["local", "--skip-synth", "--out", str(tmp_path)]) == 0
+    saved = json.loads((tmp_path / "local.plan.json").read_text())
+    assert (tmp_path / "local.tfplan").stat().st_size > 0
+    assert review_plan.changes(saved) == [("update", "aws_cloudfront_distribution.StaticSite_distribution_FF41CC3F")]
+    assert "1 change(s): 1 update" in capsys.readouterr().out
