@@ -67,6 +67,8 @@ def resolve_inputs(args: argparse.Namespace) -> tuple[Target, str]:
     outputs = stack_outputs(args.outputs_file, args.stack) if args.outputs_file else {}
     given = {"bucket_name": args.bucket, "distribution_id": args.distribution_id, "api_url": args.api_url}
     values = {name: given[name] or outputs.get(name) for name in REQUIRED_OUTPUTS}
+    # The page calls page_api_url where the stack has one: a path on the site in same-origin mode.
+    values["api_url"] = args.api_url or outputs.get("page_api_url") or values["api_url"]
     missing = [name for name, value in values.items() if not value]
     if missing:
         raise UsageError(f"missing {', '.join(missing)}: pass --outputs-file/--stack or "

@@ -31,7 +31,7 @@ from werkzeug.wrappers import Response
 from hooks import post_apply
 from local_stack.emulator import FAKE_CREDENTIALS, Emulator, PortInUse, ensure_free, start_emulator
 from local_stack.gateway import LocalGateway, read_deployed_api
-from local_stack.site import LocalSite
+from local_stack.site import LocalSite, api_routes
 from terraform_cli import MIRROR_ENV, PROJECT_DIR, cdktf_command, terraform, terraform_env, write_cli_config
 
 STACK = "local"
@@ -52,6 +52,8 @@ class LocalOptions:
     site_port: int = 8080
     api_port: int = 8081
     source: Path = PROJECT_DIR / "web"
+    # Same-origin mode: the site origin also routes /users to the API, as CloudFront does with the option on.
+    same_origin: bool = False
 
 
 class _Slot:
@@ -160,6 +162,7 @@ class LocalStack:
         env = terraform_env(self.cli_config)
         env.update(self.aws_environment())
         env.update(APP_ENVIRONMENTS=STACK, LOCAL_EMULATOR_URL=self.emulator.url, LOCAL_SITE_ORIGIN=self.site.origin,
+                   LOCAL_API_SAME_ORIGIN="1" if self.options.same_origin else "0",
                    JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20", CI="1", FORCE_COLOR="0")
         return env
 
@@ -217,23 +220,31 @@ class LocalStack:
                     "apply")
         self.outputs = json.loads(outputs_file.read_text())[STACK]
 
+    @property
+    def page_api_url(self) -> str:
+        """What the page calls: the path the site routes (same-origin), else the local gateway (not the
+        execute-api URL the emulator made up)."""
+        page = self.outputs["page_api_url"]
+        return page if page.startswith("/") else self.api_url
+
     def _publish(self) -> None:
-        # The page must call the local gateway, not the execute-api URL the emulator made up.
         code = post_apply.main(["--outputs-file", str(WORK_DIR / "outputs.json"), "--stack", STACK,
-                                "--api-url", self.api_url, "--source", str(self.options.source), "--prune"])
+                                "--api-url", self.page_api_url, "--source", str(self.options.source), "--prune"])
         if code != 0:
             raise LocalStackError("publishing web/ failed (see the line above)")
 
     def _serve(self) -> None:
         session = boto3.session.Session()
-        cloudfront = session.client("cloudfront")
-        root = cloudfront.get_distribution_config(Id=self.outputs["distribution_id"])["DistributionConfig"]
-        self.site.slot.app = LocalSite(session.client("s3"), self.outputs["bucket_name"],
-                                       root.get("DefaultRootObject") or "index.html")
+        distribution = session.client("cloudfront").get_distribution_config(
+            Id=self.outputs["distribution_id"])["DistributionConfig"]
         api_id = self.outputs["api_url"].split("//", 1)[1].split(".", 1)[0]
         deployed = read_deployed_api(session.client("apigateway"), session.client("lambda"), api_id,
                                      Path(self._scratch.name))
-        self.api.slot.app = LocalGateway(deployed, self.aws_environment())
+        gateway = LocalGateway(deployed, self.aws_environment())
+        self.api.slot.app = gateway
+        self.site.slot.app = LocalSite(session.client("s3"), self.outputs["bucket_name"],
+                                       distribution.get("DefaultRootObject") or "index.html",
+                                       routes=api_routes(distribution), api=gateway)
         self.site.start()
         self.api.start()
 
@@ -261,6 +272,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--site-port", type=int, default=LocalOptions.site_port, help="default %(default)s")
     parser.add_argument("--api-port", type=int, default=LocalOptions.api_port, help="default %(default)s")
     parser.add_argument("--emulator-port", type=int, default=0, help="default: any free port")
+    parser.add_argument("--same-origin", action="store_true",
+                        help="route /users through the site origin, as the same-origin option does on AWS")
     parser.add_argument("--destroy-on-exit", action="store_true",
                         help="on Ctrl-C, run `cdktf destroy local` before stopping the emulator")
     return parser.parse_args(argv)
@@ -269,7 +282,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     stack = LocalStack(LocalOptions(site_port=args.site_port, api_port=args.api_port,
-                                    emulator_port=args.emulator_port))
+                                    emulator_port=args.emulator_port, same_origin=args.same_origin))
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:

@@ -1,19 +1,52 @@
 """The site origin in local mode: serves what the hook published to the emulated bucket, as CloudFront would
-serve it from S3 (default root object, the stored Content-Type and Cache-Control, 404 for a missing key)."""
+serve it from S3 (default root object, the stored Content-Type and Cache-Control, 404 for a missing key), and
+forwards the paths the deployed distribution routes to the API (same-origin mode) to the local gateway."""
 
 from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from typing import Callable
 
 from botocore.client import BaseClient
 from werkzeug.wrappers import Request, Response
 
 
-class LocalSite:
-    """A WSGI app reading objects from `bucket`."""
+@dataclass(frozen=True)
+class ApiRoute:
+    """A cache behavior that sends `path_pattern` to the API origin, whose origin path is `origin_path`."""
 
-    def __init__(self, s3: BaseClient, bucket: str, default_root_object: str) -> None:
-        self.s3, self.bucket, self.default_root_object = s3, bucket, default_root_object
+    path_pattern: str
+    origin_path: str
+
+
+def api_routes(distribution_config: dict) -> list[ApiRoute]:
+    """The deployed distribution's cache behaviors whose origin is an API Gateway stage."""
+    origins = {o["Id"]: o for o in distribution_config.get("Origins", {}).get("Items", [])}
+    routes = []
+    for behavior in distribution_config.get("CacheBehaviors", {}).get("Items", []) or []:
+        origin = origins.get(behavior["TargetOriginId"], {})
+        if ".execute-api." in origin.get("DomainName", ""):
+            routes.append(ApiRoute(behavior["PathPattern"], origin.get("OriginPath", "")))
+    return routes
+
+
+@dataclass
+class LocalSite:
+    """A WSGI app reading objects from `bucket`; `routes` go to `api` (the local gateway) instead."""
+
+    s3: BaseClient
+    bucket: str
+    default_root_object: str
+    routes: list[ApiRoute] = field(default_factory=list)
+    api: Callable | None = None
 
     def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "/")
+        for route in self.routes:
+            if self.api is not None and fnmatch.fnmatchcase(path, route.path_pattern):
+                environ = {**environ, "PATH_INFO": route.origin_path + path}
+                return self.api(environ, start_response)
         return self.handle(Request(environ))(environ, start_response)
 
     def handle(self, request: Request) -> Response:

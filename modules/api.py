@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from cdktf import (
@@ -100,6 +101,20 @@ def quoted(value: str) -> str:
     return Fn.format("'%s'", [value]) if Token.is_unresolved(value) else f"'{value}'"
 
 
+@dataclass(frozen=True)
+class ApiEndpoint:
+    """Where the API answers, as the presentation tier needs it."""
+
+    domain: str  # <id>.execute-api.<region>.amazonaws.com
+    stage: str
+    path: str  # "/users"
+    url: str  # the full URL of GET /users
+
+    @property
+    def origin(self) -> str:
+        return f"https://{self.domain}"
+
+
 class UserApi(Construct):
     """The get-user function and the REST API in front of it.
 
@@ -122,6 +137,7 @@ class UserApi(Construct):
     ) -> None:
         super().__init__(scope, id_)
         self._region = region
+        self._stage_name = api.stage_name
         self.function = self._function(name_prefix, function, table_name, table_arn, allowed_origin)
         self.rest_api = ApiGatewayRestApi(
             self,
@@ -148,13 +164,21 @@ class UserApi(Construct):
         return f"{self.stage.invoke_url}/{RESOURCE_PATH}"
 
     @property
-    def origin(self) -> str:
-        """The API's https origin, for the site's content security policy."""
-        return f"https://{self.rest_api.id}.execute-api.{self._region}.amazonaws.com"
+    def endpoint(self) -> ApiEndpoint:
+        return ApiEndpoint(domain=f"{self.rest_api.id}.execute-api.{self._region}.amazonaws.com",
+                           stage=self._stage_name, path=f"/{RESOURCE_PATH}", url=self.url)
 
     @property
     def function_name(self) -> str:
         return self.function.function_name
+
+    @property
+    def api_name(self) -> str:
+        return self.rest_api.name
+
+    @property
+    def stage_name(self) -> str:
+        return self.stage.stage_name
 
     def _function(self, prefix: str, settings: FunctionSettings, table_name: str, table_arn: str,
                   allowed_origin: str) -> LambdaFunction:

@@ -139,6 +139,9 @@ class SiteSettings:
     site_origin: str | None = None
     # Allow any origin ("*") on the API. Only for local experiments, never allowed outside local mode.
     allow_any_origin: bool = False
+    # Same-origin API: CloudFront also routes /users to the API stage (no CORS, no preflight, one TLS
+    # connection); the page then calls a relative URL. Off: the page calls the API's own origin (CORS).
+    api_same_origin: bool = False
     # "own": a response-headers policy of ours (HSTS, nosniff, frame options, referrer policy, CSP naming the API).
     # "managed": AWS's managed SecurityHeadersPolicy, for an emulator that cannot create policies.
     security_headers: str = "own"
@@ -155,6 +158,41 @@ class SiteSettings:
         _in_range("site.noncurrent_version_days", self.noncurrent_version_days, 1, 3650)
         if self.site_origin is not None:
             _origin("site.site_origin", self.site_origin)
+
+
+@dataclass(frozen=True)
+class AlarmSettings:
+    """Error alarms (off by default): the function's Errors and the stage's 5XXError, to an SNS topic of the
+    stack. Costs: two standard alarms (about $0.20 a month) and SNS deliveries."""
+
+    enabled: bool = False
+    # Alarm when the errors summed over one period reach this many.
+    threshold: int = 1
+    period_seconds: int = 60
+    # Subscribe this address to the topic (AWS sends a confirmation mail first). None: no subscription.
+    email: str | None = None
+
+    def __post_init__(self) -> None:
+        _in_range("alarms.threshold", self.threshold, 1, 1_000_000)
+        _one_of("alarms.period_seconds", self.period_seconds, (10, 30, 60, 300, 900, 3600))
+        if self.email is not None:
+            _matches("alarms.email", self.email, re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), "an e-mail address")
+
+
+@dataclass(frozen=True)
+class DomainSettings:
+    """A custom domain for the site (off by default): an ACM certificate in us-east-1 validated through Route 53,
+    attached to the distribution, and alias A/AAAA records. The API's CORS origin becomes https://<domain>."""
+
+    domain_name: str
+    hosted_zone_id: str
+
+    def __post_init__(self) -> None:
+        _matches("domain.domain_name", self.domain_name,
+                 re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"),
+                 "a lowercase DNS name such as www.example.com")
+        _matches("domain.hosted_zone_id", self.hosted_zone_id, re.compile(r"^Z[A-Z0-9]{5,31}$"),
+                 "a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ")
 
 
 @dataclass(frozen=True)
@@ -202,6 +240,9 @@ class EnvironmentSettings:
     api: ApiSettings = field(default_factory=ApiSettings)
     site: SiteSettings = field(default_factory=SiteSettings)
     backend: BackendSettings = field(default_factory=BackendSettings)
+    alarms: AlarmSettings = field(default_factory=AlarmSettings)
+    # A custom domain for the site; None serves it on the distribution's own *.cloudfront.net name.
+    domain: DomainSettings | None = None
 
     def __post_init__(self) -> None:
         _one_of("name", self.name, ENVIRONMENTS)
@@ -209,6 +250,9 @@ class EnvironmentSettings:
         _matches("region", self.region, _REGION, "an AWS region name such as eu-north-1")
         if self.emulator_url is not None:
             _origin("emulator_url", self.emulator_url)
+        if self.domain is not None and self.site.site_origin not in (None, f"https://{self.domain.domain_name}"):
+            raise ConfigError(f"site.site_origin: {self.site.site_origin!r} is not allowed with a custom domain; "
+                              f"allowed values: None or 'https://{self.domain.domain_name}'")
         if self.site.allow_any_origin and not self.is_local:
             raise ConfigError("site.allow_any_origin: True is not allowed outside local mode; allowed values: False "
                               "(set site.site_origin to the origin that serves the site)")
@@ -221,6 +265,13 @@ class EnvironmentSettings:
     def name_prefix(self) -> str:
         """Every resource name starts with this, so two environments never collide in one account."""
         return f"{self.project}-{self.name}"
+
+    @property
+    def site_origin(self) -> str | None:
+        """The configured site origin: the custom domain's, or site.site_origin; None derives it from CloudFront."""
+        if self.domain is not None:
+            return f"https://{self.domain.domain_name}"
+        return self.site.site_origin
 
     @property
     def table_name(self) -> str:
@@ -262,8 +313,10 @@ def _local(env: Mapping[str, str]) -> EnvironmentSettings:
         emulator_url=env.get("LOCAL_EMULATOR_URL", "http://127.0.0.1:5000"),
         data=DataSettings(protect_from_deletion=False),
         api=ApiSettings(stage_name="local"),
+        alarms=AlarmSettings(enabled=True),  # on locally so the emulator proves they apply
         site=SiteSettings(
             site_origin=env.get("LOCAL_SITE_ORIGIN", "http://127.0.0.1:8080"),
+            api_same_origin=env.get("LOCAL_API_SAME_ORIGIN", "") == "1",
             security_headers="managed",  # the emulator has no response-headers-policy API
             wait_for_deployment=False,
             force_destroy_bucket=True,
@@ -288,6 +341,6 @@ def selected_environments(env: Mapping[str, str] | None = None) -> list[Environm
 
 
 __all__ = [
-    "ApiSettings", "BackendSettings", "ConfigError", "DataSettings", "EnvironmentSettings", "FunctionSettings", "SiteSettings",
+    "AlarmSettings", "ApiSettings", "BackendSettings", "ConfigError", "DomainSettings", "DataSettings", "EnvironmentSettings", "FunctionSettings", "SiteSettings",
     "ENVIRONMENTS", "load_environment", "selected_environments",
 ]

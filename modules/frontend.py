@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 
+from cdktf_cdktf_provider_aws.acm_certificate import AcmCertificate
+from cdktf_cdktf_provider_aws.acm_certificate_validation import AcmCertificateValidation
 from cdktf_cdktf_provider_aws.cloudfront_distribution import (
     CloudfrontDistribution,
     CloudfrontDistributionDefaultCacheBehavior,
+    CloudfrontDistributionOrderedCacheBehavior,
     CloudfrontDistributionOrigin,
+    CloudfrontDistributionOriginCustomOriginConfig,
     CloudfrontDistributionRestrictions,
     CloudfrontDistributionRestrictionsGeoRestriction,
     CloudfrontDistributionViewerCertificate,
@@ -22,6 +26,7 @@ from cdktf_cdktf_provider_aws.cloudfront_response_headers_policy import (
     CloudfrontResponseHeadersPolicySecurityHeadersConfigReferrerPolicy,
     CloudfrontResponseHeadersPolicySecurityHeadersConfigStrictTransportSecurity,
 )
+from cdktf_cdktf_provider_aws.route53_record import Route53Record, Route53RecordAlias
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
     S3BucketLifecycleConfiguration,
@@ -45,14 +50,21 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
     S3BucketVersioningA,
     S3BucketVersioningVersioningConfiguration,
 )
-from cdktf import Fn
+from cdktf import Fn, TerraformIterator, TerraformProvider, TerraformResourceLifecycle, Token
 from constructs import Construct
 
-from modules.config import MANAGED_SECURITY_HEADERS_POLICY_ID, SiteSettings
+from modules.api import ApiEndpoint
+from modules.config import MANAGED_SECURITY_HEADERS_POLICY_ID, DomainSettings, SiteSettings
 
 # AWS's managed cache policy "CachingOptimized": honours Cache-Control, compresses, no cookies or query strings.
 CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+# AWS's managed "CachingDisabled" cache policy and "AllViewerExceptHostHeader" origin request policy: the API path
+# is never cached, and the API receives the viewer's query string and headers but its own Host.
+CACHING_DISABLED_POLICY_ID = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY_ID = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+CUSTOM_DOMAIN_TLS_POLICY = "TLSv1.2_2021"
 ORIGIN_ID = "site-bucket"
+API_ORIGIN_ID = "api"
 HSTS_MAX_AGE_SECONDS = 63072000  # two years, the preload list's expectation
 
 
@@ -89,11 +101,12 @@ def bucket_policy(bucket_arn: str, distribution_arn: str) -> str:
     })
 
 
-def content_security_policy(api_origin: str) -> str:
-    """Scripts, styles and data only from the site itself; API calls only to the site and the API."""
+def content_security_policy(api_origin: str | None) -> str:
+    """Scripts, styles and data only from the site itself; API calls only to the site and, if apart, the API."""
+    connect = f"connect-src 'self' {api_origin}" if api_origin else "connect-src 'self'"
     return "; ".join([
         "default-src 'self'",
-        f"connect-src 'self' {api_origin}",
+        connect,
         "img-src 'self' data:",
         "object-src 'none'",
         "base-uri 'self'",
@@ -106,26 +119,51 @@ class StaticSite(Construct):
     """Private, encrypted, versioned bucket and the CloudFront distribution that alone may read it.
 
     Exposes `origin` (where browsers load the site from), `url`, `bucket_name`, `distribution_id`.
-    Call `allow_api_origin` once the API exists so the content security policy can name it.
+    Call `connect_api` once the API exists: the content security policy names it, and in same-origin mode the
+    distribution routes the API path to it.
     """
 
-    def __init__(self, scope: Construct, id_: str, *, name_prefix: str, settings: SiteSettings) -> None:
+    def __init__(self, scope: Construct, id_: str, *, name_prefix: str, settings: SiteSettings,
+                 site_origin: str | None = None, domain: DomainSettings | None = None,
+                 certificate_provider: TerraformProvider | None = None) -> None:
         super().__init__(scope, id_)
         self._settings = settings
         self._name_prefix = name_prefix
-        self.bucket = S3Bucket(
-            self, "bucket", bucket_prefix=f"{name_prefix}-site-", force_destroy=settings.force_destroy_bucket
+        self._site_origin = site_origin
+        self.bucket = self._bucket(name_prefix, settings)
+        self._bucket_origin = CloudfrontDistributionOrigin(
+            origin_id=ORIGIN_ID,
+            domain_name=self.bucket.bucket_regional_domain_name,  # the REST endpoint, never the website one
+            origin_access_control_id=CloudfrontOriginAccessControl(
+                self, "origin_access_control", name=f"{name_prefix}-site", origin_access_control_origin_type="s3",
+                signing_behavior="always", signing_protocol="sigv4",
+                description="CloudFront signs every request to the site bucket",
+            ).id,
         )
+        certificate_arn = self._certificate(domain, certificate_provider) if domain else None
+        self.distribution = self._distribution(name_prefix, settings, domain, certificate_arn)
+        S3BucketPolicy(
+            self, "bucket_policy", bucket=self.bucket.id,
+            policy=bucket_policy(self.bucket.arn, self.distribution.arn),
+        )
+        if domain:
+            self._alias_records(domain)
+
+    # --- the bucket -------------------------------------------------------------------------------------------
+
+    def _bucket(self, name_prefix: str, settings: SiteSettings) -> S3Bucket:
+        bucket = S3Bucket(self, "bucket", bucket_prefix=f"{name_prefix}-site-",
+                          force_destroy=settings.force_destroy_bucket)
         S3BucketPublicAccessBlock(
-            self, "public_access_block", bucket=self.bucket.id, block_public_acls=True, block_public_policy=True,
+            self, "public_access_block", bucket=bucket.id, block_public_acls=True, block_public_policy=True,
             ignore_public_acls=True, restrict_public_buckets=True,
         )
         S3BucketOwnershipControls(
-            self, "ownership", bucket=self.bucket.id,
+            self, "ownership", bucket=bucket.id,
             rule=S3BucketOwnershipControlsRule(object_ownership="BucketOwnerEnforced"),
         )
         S3BucketServerSideEncryptionConfigurationA(
-            self, "encryption", bucket=self.bucket.id,
+            self, "encryption", bucket=bucket.id,
             rule=[S3BucketServerSideEncryptionConfigurationRuleA(
                 apply_server_side_encryption_by_default=(
                     S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
@@ -135,11 +173,11 @@ class StaticSite(Construct):
             )],
         )
         versioning = S3BucketVersioningA(
-            self, "versioning", bucket=self.bucket.id,
+            self, "versioning", bucket=bucket.id,
             versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"),
         )
         S3BucketLifecycleConfiguration(
-            self, "lifecycle", bucket=self.bucket.id,
+            self, "lifecycle", bucket=bucket.id,
             rule=[S3BucketLifecycleConfigurationRule(
                 id="expire-replaced-files",
                 status="Enabled",
@@ -153,27 +191,32 @@ class StaticSite(Construct):
             )],
             depends_on=[versioning],  # S3 needs versioning in place before a noncurrent-version rule
         )
-        access_control = CloudfrontOriginAccessControl(
-            self, "origin_access_control", name=f"{name_prefix}-site", origin_access_control_origin_type="s3",
-            signing_behavior="always", signing_protocol="sigv4",
-            description="CloudFront signs every request to the site bucket",
-        )
+        return bucket
+
+    # --- the distribution -------------------------------------------------------------------------------------
+
+    def _distribution(self, name_prefix: str, settings: SiteSettings, domain: DomainSettings | None,
+                      certificate_arn: str | None) -> CloudfrontDistribution:
         managed_headers = settings.security_headers == "managed"
-        self.distribution = CloudfrontDistribution(
+        if certificate_arn:
+            certificate = CloudfrontDistributionViewerCertificate(
+                acm_certificate_arn=certificate_arn, ssl_support_method="sni-only",
+                minimum_protocol_version=CUSTOM_DOMAIN_TLS_POLICY,
+            )
+        else:
+            certificate = CloudfrontDistributionViewerCertificate(cloudfront_default_certificate=True)
+        return CloudfrontDistribution(
             self,
             "distribution",
             enabled=True,
             comment=f"{name_prefix} static site",
+            aliases=[domain.domain_name] if domain else None,
             default_root_object="index.html",
             http_version="http2and3",
             is_ipv6_enabled=True,
             price_class=settings.price_class,
             wait_for_deployment=settings.wait_for_deployment,
-            origin=[CloudfrontDistributionOrigin(
-                origin_id=ORIGIN_ID,
-                domain_name=self.bucket.bucket_regional_domain_name,  # the REST endpoint, never the website one
-                origin_access_control_id=access_control.id,
-            )],
+            origin=[self._bucket_origin],
             default_cache_behavior=CloudfrontDistributionDefaultCacheBehavior(
                 target_origin_id=ORIGIN_ID,
                 viewer_protocol_policy="redirect-to-https",
@@ -186,24 +229,53 @@ class StaticSite(Construct):
             restrictions=CloudfrontDistributionRestrictions(
                 geo_restriction=CloudfrontDistributionRestrictionsGeoRestriction(restriction_type="none")
             ),
-            viewer_certificate=CloudfrontDistributionViewerCertificate(cloudfront_default_certificate=True),
+            viewer_certificate=certificate,
         )
-        S3BucketPolicy(
-            self, "bucket_policy", bucket=self.bucket.id,
-            policy=bucket_policy(self.bucket.arn, self.distribution.arn),
+
+    # --- a custom domain --------------------------------------------------------------------------------------
+
+    def _certificate(self, domain: DomainSettings, provider: TerraformProvider | None) -> str:
+        """An ACM certificate in us-east-1 (CloudFront's region), validated by DNS records in the zone."""
+        if provider is None:
+            raise ValueError("a custom domain needs the us-east-1 provider for its certificate")
+        certificate = AcmCertificate(
+            self, "certificate", provider=provider, domain_name=domain.domain_name, validation_method="DNS",
+            lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
         )
+        options = TerraformIterator.from_complex_list(certificate.domain_validation_options, "domain_name")
+        records = Route53Record(
+            self, "certificate_validation_record", for_each=options, zone_id=domain.hosted_zone_id,
+            name=options.get_string("resource_record_name"), type=options.get_string("resource_record_type"),
+            records=[options.get_string("resource_record_value")], ttl=60, allow_overwrite=True,
+        )
+        validation = AcmCertificateValidation(
+            self, "certificate_validation", provider=provider, certificate_arn=certificate.arn,
+            validation_record_fqdns=Token.as_list(TerraformIterator.from_resources(records).pluck_property("fqdn")),
+        )
+        return validation.certificate_arn
+
+    def _alias_records(self, domain: DomainSettings) -> None:
+        for record_type in ("A", "AAAA"):
+            Route53Record(
+                self, f"alias_{record_type.lower()}", zone_id=domain.hosted_zone_id, name=domain.domain_name,
+                type=record_type,
+                alias=Route53RecordAlias(name=self.distribution.domain_name,
+                                         zone_id=self.distribution.hosted_zone_id, evaluate_target_health=False),
+            )
+
+    # --- what the other tiers see -----------------------------------------------------------------------------
 
     @property
     def origin(self) -> str:
         """The origin browsers load the site from: configured, or the distribution's https origin."""
         # format() rather than an f-string: the origin is hashed into the API's deployment trigger, and a token
         # inside a plain string cannot be passed through Terraform functions.
-        return self._settings.site_origin or Fn.format("https://%s", [self.distribution.domain_name])
+        return self._site_origin or Fn.format("https://%s", [self.distribution.domain_name])
 
     @property
     def url(self) -> str:
-        if self._settings.site_origin:
-            return f"{self._settings.site_origin}/"
+        if self._site_origin:
+            return f"{self._site_origin}/"
         return Fn.format("https://%s/", [self.distribution.domain_name])
 
     @property
@@ -214,15 +286,40 @@ class StaticSite(Construct):
     def distribution_id(self) -> str:
         return self.distribution.id
 
-    def allow_api_origin(self, api_origin: str) -> None:
-        """Attach our response-headers policy, whose content security policy lets the page call `api_origin`.
+    def page_api_url(self, api: ApiEndpoint) -> str:
+        """The URL the page calls: a path on its own origin in same-origin mode, else the API's own URL."""
+        return api.path if self._settings.api_same_origin else api.url
+
+    def connect_api(self, api: ApiEndpoint) -> None:
+        """Let the page reach the API: in same-origin mode a second origin and cache behavior for its path;
+        in every mode a response-headers policy (ours) whose CSP allows exactly where the page connects.
 
         A method rather than a constructor argument because the API's CORS origin comes from this distribution:
         the site is built first, then the API, then this.
         """
-        if self._settings.security_headers != "own":
-            return
-        policy = CloudfrontResponseHeadersPolicy(
+        if self._settings.api_same_origin:
+            self._route_api(api)
+        if self._settings.security_headers == "own":
+            policy = self._security_headers(None if self._settings.api_same_origin else api.origin)
+            self.distribution.default_cache_behavior.response_headers_policy_id = policy.id
+
+    def _route_api(self, api: ApiEndpoint) -> None:
+        self.distribution.put_origin([self._bucket_origin, CloudfrontDistributionOrigin(
+            origin_id=API_ORIGIN_ID, domain_name=api.domain, origin_path=f"/{api.stage}",
+            custom_origin_config=CloudfrontDistributionOriginCustomOriginConfig(
+                http_port=80, https_port=443, origin_protocol_policy="https-only",
+                origin_ssl_protocols=["TLSv1.2"],
+            ),
+        )])
+        self.distribution.put_ordered_cache_behavior([CloudfrontDistributionOrderedCacheBehavior(
+            path_pattern=api.path, target_origin_id=API_ORIGIN_ID, viewer_protocol_policy="https-only",
+            allowed_methods=["GET", "HEAD", "OPTIONS"], cached_methods=["GET", "HEAD"],
+            cache_policy_id=CACHING_DISABLED_POLICY_ID,
+            origin_request_policy_id=ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY_ID, compress=True,
+        )])
+
+    def _security_headers(self, api_origin: str | None) -> CloudfrontResponseHeadersPolicy:
+        return CloudfrontResponseHeadersPolicy(
             self,
             "security_headers",
             name=f"{self._name_prefix}-security-headers",
@@ -246,4 +343,3 @@ class StaticSite(Construct):
                 ),
             ),
         )
-        self.distribution.default_cache_behavior.response_headers_policy_id = policy.id

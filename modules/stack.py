@@ -6,6 +6,7 @@ from cdktf import CloudBackend, LocalBackend, NamedCloudWorkspace, S3Backend, Te
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
 from constructs import Construct
 
+from modules.alarms import ErrorAlarms
 from modules.api import UserApi
 from modules.config import EnvironmentSettings
 from modules.data import UserTable
@@ -14,8 +15,8 @@ from modules.frontend import StaticSite
 # The 20.x bindings are generated for provider 5.99; 5.100.0 is the final 5.x release.
 AWS_PROVIDER_CONSTRAINT = "~> 5.99"
 # Every service the stack talks to; in local mode each is pointed at the emulator.
-EMULATED_SERVICES = ("apigateway", "cloudfront", "cloudwatch", "cloudwatchlogs", "dynamodb", "iam", "lambda_", "s3",
-                     "sts")
+EMULATED_SERVICES = ("acm", "apigateway", "cloudfront", "cloudwatch", "cloudwatchlogs", "dynamodb", "iam", "lambda_",
+                     "route53", "s3", "sns", "sts")
 
 
 def local_provider_options(emulator_url: str) -> dict:
@@ -34,28 +35,35 @@ class UserAppStack(TerraformStack):
     def __init__(self, scope: Construct, settings: EnvironmentSettings) -> None:
         super().__init__(scope, settings.name)
         extra = local_provider_options(settings.emulator_url) if settings.is_local else {}
-        AwsProvider(
-            self, "aws", region=settings.region,
-            default_tags=[AwsProviderDefaultTags(
-                tags={"Project": settings.project, "Environment": settings.name, "ManagedBy": "cdktf"}
-            )],
-            **extra,
-        )
+        tags = [AwsProviderDefaultTags(
+            tags={"Project": settings.project, "Environment": settings.name, "ManagedBy": "cdktf"}
+        )]
+        AwsProvider(self, "aws", region=settings.region, default_tags=tags, **extra)
+        # CloudFront takes certificates only from us-east-1.
+        certificate_provider = AwsProvider(
+            self, "aws_us_east_1", alias="us_east_1", region="us-east-1", default_tags=tags, **extra
+        ) if settings.domain else None
         self.add_override("terraform.required_providers.aws.version", AWS_PROVIDER_CONSTRAINT)
         self._backend(settings)
 
         table = UserTable(self, "UserTable", table_name=settings.table_name, settings=settings.data)
-        site = StaticSite(self, "StaticSite", name_prefix=settings.name_prefix, settings=settings.site)
+        site = StaticSite(self, "StaticSite", name_prefix=settings.name_prefix, settings=settings.site,
+                          site_origin=settings.site_origin, domain=settings.domain,
+                          certificate_provider=certificate_provider)
         allowed_origin = "*" if settings.site.allow_any_origin else site.origin
         api = UserApi(
             self, "UserApi", name_prefix=settings.name_prefix, region=settings.region, function=settings.function, api=settings.api,
             table_name=table.name, table_arn=table.arn, allowed_origin=allowed_origin,
         )
-        site.allow_api_origin(api.origin)
+        site.connect_api(api.endpoint)
+        if settings.alarms.enabled:
+            ErrorAlarms(self, "ErrorAlarms", name_prefix=settings.name_prefix, settings=settings.alarms,
+                        function_name=api.function_name, api_name=api.api_name, stage_name=api.stage_name)
 
         outputs = {
             "site_url": (site.url, "Where browsers load the site"),
             "api_url": (api.url, "GET this with ?userId=…"),
+            "page_api_url": (site.page_api_url(api.endpoint), "What the page calls: the API, or a path on the site"),
             "bucket_name": (site.bucket_name, "The post-apply hook publishes web/ here"),
             "distribution_id": (site.distribution_id, "The post-apply hook invalidates this"),
             "table_name": (table.name, "The users table"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +87,23 @@ def cli_config(tmp_path_factory) -> Path:
     from terraform_cli import write_cli_config
 
     return write_cli_config(tmp_path_factory.mktemp("terraform") / "cli.tfrc")
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Root in a sandbox with no network beyond loopback: no sandbox, no background traffic.
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium (Debian's package, never a downloaded one) for the whole session."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
 
 
 @pytest.fixture(scope="session")

@@ -45,8 +45,8 @@ def test_summary_shows_one_cors_origin_in_every_place_it_is_used(prod):
 
 def test_summary_lists_the_outputs_and_backend(prod):
     summary = summarize(prod.config)
-    assert set(summary["outputs"]) == {"site_url", "api_url", "bucket_name", "distribution_id", "table_name",
-                                       "function_name"}
+    assert set(summary["outputs"]) == {"site_url", "api_url", "page_api_url", "bucket_name",
+                                       "distribution_id", "table_name", "function_name"}
     assert summary["backend"] == {"local": {"path": "../../../terraform.prod.tfstate"}}
 
 

@@ -4,7 +4,8 @@ import pytest
 
 from modules.stack import EMULATED_SERVICES
 
-EXPECTED_OUTPUTS = {"site_url", "api_url", "bucket_name", "distribution_id", "table_name", "function_name"}
+EXPECTED_OUTPUTS = {"site_url", "api_url", "page_api_url", "bucket_name", "distribution_id", "table_name",
+                    "function_name"}
 
 
 @pytest.mark.parametrize("stack_name", ["prod", "local"])
@@ -15,6 +16,7 @@ def test_stack_exposes_the_outputs_the_deploy_hook_reads(synthesized, stack_name
 def test_outputs_point_at_the_deployed_resources(prod):
     outputs = {name: o["value"] for name, o in prod.config["output"].items()}
     assert outputs["api_url"] == prod.ref("aws_api_gateway_stage", "invoke_url") + "/users"
+    assert outputs["page_api_url"] == outputs["api_url"]  # cross-origin by default
     assert outputs["bucket_name"] == prod.ref("aws_s3_bucket", "bucket")
     assert outputs["distribution_id"] == prod.ref("aws_cloudfront_distribution", "id")
     assert outputs["table_name"] == prod.ref("aws_dynamodb_table", "name")

@@ -1,0 +1,68 @@
+"""The same-origin option in local mode: the site origin routes /users to the API, as the deployed distribution
+says, and the page calls a relative URL — no CORS, no preflight.
+
+Runs after the cross-origin local stack is torn down (both use the `local` stack's names and state).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+
+import pytest
+
+from local_stack.run import LocalOptions, LocalStack
+
+pytestmark = pytest.mark.runs_last
+
+
+@pytest.fixture(scope="module")
+def same_origin_stack():
+    import os
+
+    saved = dict(os.environ)
+    stack = LocalStack(LocalOptions(site_port=0, api_port=0, same_origin=True), log=lambda line: None)
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def get(url: str) -> tuple[int, dict, bytes]:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.status, dict(response.headers), response.read()
+
+
+def test_page_is_published_with_a_relative_api_url(same_origin_stack):
+    _, _, html = get(same_origin_stack.site_url)
+    (config,) = re.findall(r'src="(config\.[0-9a-f]{12}\.js)"', html.decode())
+    _, _, body = get(same_origin_stack.site_url + config)
+    assert json.loads(body.decode().split("=", 1)[1].rstrip().rstrip(";")) == {"apiUrl": "/users"}
+
+
+def test_site_origin_answers_the_api_path_through_the_deployed_route(same_origin_stack):
+    status, _, body = get(same_origin_stack.site_url + "users?userId=1")
+    assert status == 200
+    assert json.loads(body) == {"userId": "1", "name": "Test User", "email": "test@example.com"}
+
+
+def test_browser_calls_its_own_origin_with_no_preflight(same_origin_stack, browser):
+    context = browser.new_context()
+    page = context.new_page()
+    requests = []
+    page.on("request", lambda request: requests.append((request.method, request.url)))
+    try:
+        page.goto(same_origin_stack.site_url)
+        page.fill("#user-id", "1")
+        page.click("#lookup-button")
+        page.wait_for_function("!document.getElementById('lookup-button').disabled")
+        assert "Test User" in page.inner_text("#result")
+    finally:
+        context.close()
+    api_calls = [(method, url) for method, url in requests if "/users" in url]
+    assert api_calls == [("GET", same_origin_stack.site_url + "users?userId=1")]
+    assert all(url.startswith(same_origin_stack.site_url) for _, url in requests)
