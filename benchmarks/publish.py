@@ -37,7 +37,8 @@ def make_site(root: Path, files: int) -> None:
         extension = ("css", "js", "svg")[i % 3]
         name = f"assets/part{i:04d}.{extension}"
         (root / "assets").mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(f"/* {i} */ " + "".join(rng.choice("abcdefgh ") for _ in range(rng.randint(200, 4000))))
+        body = "".join(rng.choice("abcdefgh ") for _ in range(rng.randint(200, 4000)))
+        (root / name).write_text(f"/* {i} */ {body}")
         names.append(name)
     links = "\n".join(f'<link rel="preload" href="{n}" as="fetch">' for n in names)
     (root / "index.html").write_text(f"<!doctype html><html><head>{links}</head><body>site</body></html>\n")
@@ -105,7 +106,8 @@ def main() -> None:
     for phase, sides in results.items():
         hook, cli = sides["hook"], sides["cli"]
         print(f"{phase}:")
-        print(f"  hook:               {hook[0]:6.2f} s, {hook[1]:4d} PUTs, invalidated {' '.join(hook[2]) or 'nothing'}")
+        invalidated = " ".join(hook[2]) or "nothing"
+        print(f"  hook:               {hook[0]:6.2f} s, {hook[1]:4d} PUTs, invalidated {invalidated}")
         print(f"  aws s3 sync + /*:   {cli[0]:6.2f} s, {cli[1]:4d} PUTs, invalidated {' '.join(cli[2])}")
         print(f"  ratio hook/cli: {hook[0] / cli[0]:.2f}")
 

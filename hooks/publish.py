@@ -12,9 +12,9 @@ import hashlib
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from botocore.client import BaseClient
 from botocore.config import Config

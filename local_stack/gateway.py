@@ -20,9 +20,10 @@ import threading
 import time
 import uuid
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from botocore.client import BaseClient
 from werkzeug.wrappers import Request, Response

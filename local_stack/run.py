@@ -20,9 +20,9 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import boto3
 from werkzeug.serving import BaseWSGIServer, make_server

@@ -5,8 +5,8 @@ forwards the paths the deployed distribution routes to the API (same-origin mode
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from botocore.client import BaseClient
 from werkzeug.wrappers import Request, Response

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 from urllib.parse import urlsplit
 
 ENVIRONMENTS = ("local", "prod")
@@ -341,6 +341,7 @@ def selected_environments(env: Mapping[str, str] | None = None) -> list[Environm
 
 
 __all__ = [
-    "AlarmSettings", "ApiSettings", "BackendSettings", "ConfigError", "DomainSettings", "DataSettings", "EnvironmentSettings", "FunctionSettings", "SiteSettings",
-    "ENVIRONMENTS", "load_environment", "selected_environments",
+    "AlarmSettings", "ApiSettings", "BackendSettings", "ConfigError", "DataSettings", "DomainSettings",
+    "EnvironmentSettings", "FunctionSettings", "SiteSettings", "ENVIRONMENTS", "load_environment",
+    "selected_environments",
 ]

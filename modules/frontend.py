@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from cdktf import Fn, TerraformIterator, TerraformProvider, TerraformResourceLifecycle, Token
 from cdktf_cdktf_provider_aws.acm_certificate import AcmCertificate
 from cdktf_cdktf_provider_aws.acm_certificate_validation import AcmCertificateValidation
 from cdktf_cdktf_provider_aws.cloudfront_distribution import (
@@ -50,7 +51,6 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
     S3BucketVersioningA,
     S3BucketVersioningVersioningConfiguration,
 )
-from cdktf import Fn, TerraformIterator, TerraformProvider, TerraformResourceLifecycle, Token
 from constructs import Construct
 
 from modules.api import ApiEndpoint

@@ -52,8 +52,8 @@ class UserAppStack(TerraformStack):
                           certificate_provider=certificate_provider)
         allowed_origin = "*" if settings.site.allow_any_origin else site.origin
         api = UserApi(
-            self, "UserApi", name_prefix=settings.name_prefix, region=settings.region, function=settings.function, api=settings.api,
-            table_name=table.name, table_arn=table.arn, allowed_origin=allowed_origin,
+            self, "UserApi", name_prefix=settings.name_prefix, region=settings.region, function=settings.function,
+            api=settings.api, table_name=table.name, table_arn=table.arn, allowed_origin=allowed_origin,
         )
         site.connect_api(api.endpoint)
         if settings.alarms.enabled:

@@ -11,8 +11,8 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 MIRROR_ENV = "TF_PROVIDER_MIRROR"
 
@@ -41,7 +41,7 @@ def write_cli_config(path: Path, env: Mapping[str, str] | None = None) -> Path:
 
 
 def terraform_env(cli_config: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment for a Terraform run: ours CLI config, no prompts, no update checks."""
+    """The environment for a Terraform run: our CLI config, no prompts, no update checks."""
     result = dict(os.environ if env is None else env)
     result.update(TF_CLI_CONFIG_FILE=str(cli_config), TF_IN_AUTOMATION="1", TF_INPUT="0",
                   CHECKPOINT_DISABLE="1")

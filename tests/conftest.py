@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,13 +131,13 @@ def aws(emulator, monkeypatch):
     return boto3.session.Session()
 
 
-@pytest.fixture(scope="session")
-def local_stack():
-    """The whole stack deployed into the emulator and served on free ports, once per test session."""
+@contextmanager
+def running_local_stack(**options):
+    """The whole stack deployed into an emulator and served on free ports; the environment restored after."""
     from local_stack.run import LocalOptions, LocalStack
 
     saved = dict(os.environ)
-    stack = LocalStack(LocalOptions(site_port=0, api_port=0), log=lambda line: None)
+    stack = LocalStack(LocalOptions(site_port=0, api_port=0, **options), log=lambda line: None)
     try:
         stack.start()
         yield stack
@@ -144,6 +145,13 @@ def local_stack():
         stack.stop()
         os.environ.clear()
         os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def local_stack():
+    """The cross-origin local stack, once per test session."""
+    with running_local_stack() as stack:
+        yield stack
 
 
 def load_handler():

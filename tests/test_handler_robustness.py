@@ -8,10 +8,9 @@ import uuid
 import pytest
 from botocore.exceptions import ReadTimeoutError
 from botocore.stub import Stubber
+from conftest import ORIGIN, load_handler
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import ORIGIN, load_handler
 
 GENERIC_500 = {"error": "Internal server error"}
 

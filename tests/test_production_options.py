@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 
 import pytest
+from conftest import SynthesizedStack
 
 from main import build_app
 from modules.config import AlarmSettings, ConfigError, DomainSettings, load_environment
@@ -14,7 +15,6 @@ from modules.frontend import (
     CACHING_DISABLED_POLICY_ID,
     content_security_policy,
 )
-from tests.conftest import SynthesizedStack
 
 DOMAIN = DomainSettings(domain_name="users.example.com", hosted_zone_id="Z0123456789ABCDEFGHIJ")
 

@@ -11,25 +11,15 @@ import re
 import urllib.request
 
 import pytest
-
-from local_stack.run import LocalOptions, LocalStack
+from conftest import running_local_stack
 
 pytestmark = pytest.mark.runs_last
 
 
 @pytest.fixture(scope="module")
 def same_origin_stack():
-    import os
-
-    saved = dict(os.environ)
-    stack = LocalStack(LocalOptions(site_port=0, api_port=0, same_origin=True), log=lambda line: None)
-    try:
-        stack.start()
+    with running_local_stack(same_origin=True) as stack:
         yield stack
-    finally:
-        stack.stop()
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 def get(url: str) -> tuple[int, dict, bytes]:
