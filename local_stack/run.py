@@ -68,7 +68,9 @@ class _Slot:
 
 
 @dataclass
-class _Server:
+class LocalServer:
+    """One of the two loopback servers (site, API): bound at once, serving once `start` is called."""
+
     server: BaseWSGIServer
     slot: _Slot
     thread: threading.Thread | None = None
@@ -88,10 +90,11 @@ class _Server:
         self.server.server_close()
 
 
-def _bind(host: str, port: int, what: str) -> _Server:
+def bind_server(host: str, port: int, what: str) -> LocalServer:
+    """Hold `host:port` (0: any free port) for `what`, or fail with PortInUse naming it."""
     ensure_free(host, port, what)
     slot = _Slot()
-    return _Server(make_server(host, port, slot, threaded=True), slot)
+    return LocalServer(make_server(host, port, slot, threaded=True), slot)
 
 
 @dataclass
@@ -103,16 +106,16 @@ class LocalStack:
     timings: dict[str, float] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
     emulator: Emulator | None = None
-    site: _Server | None = None
-    api: _Server | None = None
+    site: LocalServer | None = None
+    api: LocalServer | None = None
     _scratch: tempfile.TemporaryDirectory | None = None
 
     # --- lifecycle --------------------------------------------------------------------------------------
 
     def start(self) -> None:
         self._preflight()
-        self.site = _bind(self.options.host, self.options.site_port, "the local site")
-        self.api = _bind(self.options.host, self.options.api_port, "the local API")
+        self.site = bind_server(self.options.host, self.options.site_port, "the local site")
+        self.api = bind_server(self.options.host, self.options.api_port, "the local API")
         self.emulator = start_emulator(self.options.host, self.options.emulator_port)
         self._check_emulator()
         self._scratch = tempfile.TemporaryDirectory(prefix="local-stack-")

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from playwright.sync_api import Page
 
-from local_stack.run import _bind
+from local_stack.run import bind_server
 from local_stack.site import LocalSite
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
@@ -94,7 +94,7 @@ def test_stopped_api_shows_the_network_failure_message(visit, local_stack):
     try:
         assert seen.look_up("1") == "Could not reach the API. Check your connection and try again."
     finally:
-        local_stack.api = _bind(host, port, "the local API")
+        local_stack.api = bind_server(host, port, "the local API")
         local_stack.api.slot.app = app
         local_stack.api.start()
     assert seen.api_calls == []
@@ -104,7 +104,7 @@ def test_page_from_an_origin_that_is_not_allowed_is_blocked_by_cors(visit, local
     """The negative control: the same page from another origin must fail, or the tests above prove nothing."""
     outputs = local_stack.outputs
     s3 = boto3.session.Session().client("s3")
-    other = _bind("127.0.0.1", 0, "a second site origin")
+    other = bind_server("127.0.0.1", 0, "a second site origin")
     other.slot.app = LocalSite(s3, outputs["bucket_name"], "index.html")
     other.start()
     try:
