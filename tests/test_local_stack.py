@@ -6,6 +6,7 @@ One deployment per test session (the `local_stack` fixture); the tear-down test 
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import urllib.error
@@ -211,3 +212,18 @@ def test_destroy_removes_everything(local_stack, emulated):
     groups = emulated.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/three-tier-local")
     assert groups["logGroups"] == []
     assert json.loads(run.STATE_FILE.read_text())["resources"] == []
+
+
+def test_missing_provider_says_how_to_get_it(tmp_path, monkeypatch):
+    """An empty provider mirror on a machine without registry access: one line naming the ways out."""
+    monkeypatch.setenv("TF_PROVIDER_MIRROR", str(tmp_path))
+    stack = LocalStack(LocalOptions(site_port=0, api_port=0), log=lambda line: None)
+    saved = dict(os.environ)
+    try:
+        with pytest.raises(LocalStackError, match=r"terraform init could not install the hashicorp/aws provider "
+                                                  r"\(mirror: .*\); run scripts/setup.*TF_PROVIDER_MIRROR"):
+            stack.start()
+    finally:
+        stack.stop()
+        os.environ.clear()
+        os.environ.update(saved)
