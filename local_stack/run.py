@@ -200,8 +200,11 @@ class LocalStack:
             done = subprocess.run(cdktf_command(args), cwd=PROJECT_DIR, env=self.stack_environment(), stdout=out,
                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False)
         if done.returncode != 0:
-            tail = " | ".join(line.strip() for line in log_file.read_text().splitlines()[-5:] if line.strip())
-            raise LocalStackError(f"cdktf {args[0]} failed (exit {done.returncode}, full log {log_file}): {tail}")
+            lines = [line.strip() for line in log_file.read_text().splitlines() if line.strip()]
+            # Terraform's own "Error: …" lines say what failed; the CLI's last lines only that it did.
+            errors = [line.split("Error:", 1)[1].strip() for line in lines if "Error:" in line]
+            reason = " | ".join(errors[:3]) if errors else " | ".join(lines[-3:])
+            raise LocalStackError(f"cdktf {args[0]} failed (exit {done.returncode}, full log {log_file}): {reason}")
 
     def _synth(self) -> None:
         self._cdktf(["synth"], "synth")
