@@ -36,9 +36,6 @@ from terraform_cli import MIRROR_ENV, PROJECT_DIR, cdktf_command, terraform, ter
 
 STACK = "local"
 REGION = "us-east-1"
-STATE_FILE = PROJECT_DIR / f"terraform.{STACK}.tfstate"
-STACK_DIR = PROJECT_DIR / "cdktf.out" / "stacks" / STACK
-WORK_DIR = PROJECT_DIR / ".local"
 
 
 class LocalStackError(RuntimeError):
@@ -54,6 +51,9 @@ class LocalOptions:
     source: Path = PROJECT_DIR / "web"
     # Same-origin mode: the site origin also routes /users to the API, as CloudFront does with the option on.
     same_origin: bool = False
+    # Local mode keeps its synth output, state and logs here, apart from the project's cdktf.out: a `cdktf synth`
+    # run meanwhile cannot change what the running local stack plans and destroys.
+    work_dir: Path = PROJECT_DIR / ".local"
 
 
 class _Slot:
@@ -110,6 +110,21 @@ class LocalStack:
     api: LocalServer | None = None
     _scratch: tempfile.TemporaryDirectory | None = None
 
+    # --- where things are ----------------------------------------------------------------------------------
+
+    @property
+    def outdir(self) -> Path:
+        return self.options.work_dir / "cdktf.out"
+
+    @property
+    def stack_dir(self) -> Path:
+        return self.outdir / "stacks" / STACK
+
+    @property
+    def state_file(self) -> Path:
+        """The stack's local backend path, ../../../terraform.local.tfstate from its stack folder."""
+        return self.options.work_dir / f"terraform.{STACK}.tfstate"
+
     # --- lifecycle --------------------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -119,11 +134,11 @@ class LocalStack:
         self.emulator = start_emulator(self.options.host, self.options.emulator_port)
         self._check_emulator()
         self._scratch = tempfile.TemporaryDirectory(prefix="local-stack-")
-        WORK_DIR.mkdir(exist_ok=True)
+        self.options.work_dir.mkdir(parents=True, exist_ok=True)
         self.cli_config = write_cli_config(Path(self._scratch.name) / "cli.tfrc")
         os.environ.update(self.aws_environment())  # the hook and the in-process function use the emulator
         # State describes resources in an emulator; the previous emulator is gone with its process.
-        for stale in (STATE_FILE, STATE_FILE.with_name(STATE_FILE.name + ".backup")):
+        for stale in (self.state_file, self.state_file.with_name(self.state_file.name + ".backup")):
             stale.unlink(missing_ok=True)
         self._phase("synth", self._synth)
         self._phase("init", self._init)
@@ -140,11 +155,11 @@ class LocalStack:
         if self.emulator:
             self.emulator.stop()
             # The state described resources in this emulator, which are gone with it.
-            STATE_FILE.unlink(missing_ok=True)
+            self.state_file.unlink(missing_ok=True)
 
     def destroy(self) -> None:
         """`cdktf destroy local`: remove every resource from the emulator through Terraform."""
-        self._cdktf(["destroy", STACK, "--skip-synth", "--auto-approve"], "destroy")
+        self._cdktf(["destroy", STACK, "--skip-synth", "--output", str(self.outdir), "--auto-approve"], "destroy")
 
     # --- what it prints ---------------------------------------------------------------------------------
 
@@ -195,7 +210,7 @@ class LocalStack:
             raise LocalStackError(f"the AWS emulator did not answer at {self.emulator.url}: {exc}") from exc
 
     def _cdktf(self, args: list[str], phase: str) -> None:
-        log_file = WORK_DIR / f"{phase}.log"
+        log_file = self.options.work_dir / f"{phase}.log"
         with log_file.open("w") as out:
             done = subprocess.run(cdktf_command(args), cwd=PROJECT_DIR, env=self.stack_environment(), stdout=out,
                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False)
@@ -207,10 +222,11 @@ class LocalStack:
             raise LocalStackError(f"cdktf {args[0]} failed (exit {done.returncode}, full log {log_file}): {reason}")
 
     def _synth(self) -> None:
-        self._cdktf(["synth"], "synth")
+        self._cdktf(["synth", "--output", str(self.outdir)], "synth")
 
     def _init(self) -> None:
-        done = terraform(["init", "-input=false", "-no-color"], STACK_DIR, self.cli_config, self.stack_environment())
+        done = terraform(["init", "-input=false", "-no-color"], self.stack_dir, self.cli_config,
+                         self.stack_environment())
         if done.returncode != 0:
             where = os.environ.get(MIRROR_ENV) or "none"
             lines = [line.strip(" │╷╵") for line in done.stderr.splitlines() if line.strip(" │╷╵")]
@@ -221,9 +237,18 @@ class LocalStack:
                 f"allow access to the Terraform registry. Terraform said: {reason}")
 
     def _apply(self) -> None:
-        outputs_file = WORK_DIR / "outputs.json"
-        self._cdktf(["deploy", STACK, "--skip-synth", "--auto-approve", "--outputs-file", str(outputs_file)],
-                    "apply")
+        outputs_file = self.options.work_dir / "outputs.json"
+        deploy = ["deploy", STACK, "--skip-synth", "--output", str(self.outdir), "--auto-approve", "--outputs-file",
+                  str(outputs_file)]
+        try:
+            self._cdktf(deploy, "apply")
+        except LocalStackError as first:
+            # A first apply into the emulator has failed once in CI (a busy machine, cause not captured then).
+            # Terraform converges on a second apply; an error that persists fails that one too and is reported.
+            # The first attempt's log is kept as .local/apply-first-attempt.log.
+            self.log(f"apply failed, applying once more: {first}")
+            (self.options.work_dir / "apply.log").replace(self.options.work_dir / "apply-first-attempt.log")
+            self._cdktf(deploy, "apply")
         self.outputs = json.loads(outputs_file.read_text())[STACK]
 
     @property
@@ -234,7 +259,7 @@ class LocalStack:
         return page if page.startswith("/") else self.api_url
 
     def _publish(self) -> None:
-        code = post_apply.main(["--outputs-file", str(WORK_DIR / "outputs.json"), "--stack", STACK,
+        code = post_apply.main(["--outputs-file", str(self.options.work_dir / "outputs.json"), "--stack", STACK,
                                 "--api-url", self.page_api_url, "--source", str(self.options.source), "--prune"])
         if code != 0:
             raise LocalStackError("publishing web/ failed (see the line above)")
@@ -260,10 +285,11 @@ class LocalStack:
         """What `terraform plan` would change now: resource address -> top-level attributes that differ."""
         plan_file = Path(self._scratch.name) / "plan.bin"
         env = self.stack_environment()
-        done = terraform(["plan", "-input=false", "-no-color", f"-out={plan_file}"], STACK_DIR, self.cli_config, env)
+        done = terraform(["plan", "-input=false", "-no-color", f"-out={plan_file}"], self.stack_dir, self.cli_config,
+                         env)
         if done.returncode != 0:
             raise LocalStackError(f"terraform plan failed: {done.stderr.strip()}")
-        shown = terraform(["show", "-json", str(plan_file)], STACK_DIR, self.cli_config, env)
+        shown = terraform(["show", "-json", str(plan_file)], self.stack_dir, self.cli_config, env)
         changes = {}
         for change in json.loads(shown.stdout).get("resource_changes", []):
             if change["change"]["actions"] == ["no-op"]:

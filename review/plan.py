@@ -16,17 +16,15 @@ from pathlib import Path
 
 from terraform_cli import PROJECT_DIR, terraform, write_cli_config
 
-STACKS_DIR = PROJECT_DIR / "cdktf.out" / "stacks"
-
 
 def _error(done) -> str:
     lines = [line.strip(" │╷╵") for line in done.stderr.splitlines() if line.strip(" │╷╵")]
     return next((line for line in lines if line.startswith("Error:")), lines[-1] if lines else "unknown error")
 
 
-def plan_stack(stack: str, out: Path, cli_config: Path) -> dict:
-    """Init and plan the synthesized stack; return `terraform show -json` of the plan."""
-    directory = STACKS_DIR / stack
+def plan_stack(stack: str, outdir: Path, out: Path, cli_config: Path) -> dict:
+    """Init and plan the stack synthesized into `outdir`; return `terraform show -json` of the plan."""
+    directory = outdir / "stacks" / stack
     if not (directory / "cdk.tf.json").is_file():
         raise RuntimeError(f"{directory}/cdk.tf.json not found: synthesize first (drop --skip-synth)")
     out.mkdir(parents=True, exist_ok=True)
@@ -58,16 +56,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m review.plan", description=__doc__.split("\n\n")[0])
     parser.add_argument("stack", help="the stack (environment) to plan, e.g. prod")
     parser.add_argument("--out", type=Path, default=PROJECT_DIR / "plans", help="where to save the plan (plans/)")
-    parser.add_argument("--skip-synth", action="store_true", help="plan cdktf.out as it is")
+    parser.add_argument("--skip-synth", action="store_true", help="plan the synthesized stack as it is")
+    parser.add_argument("--outdir", type=Path, default=PROJECT_DIR / "cdktf.out",
+                        help="where the app is synthesized (cdktf.out; local mode uses .local/cdktf.out)")
     args = parser.parse_args(argv)
     if not args.skip_synth:
         from main import build_app
         from modules.config import load_environment
 
-        build_app([load_environment(args.stack)], str(PROJECT_DIR / "cdktf.out")).synth()
+        build_app([load_environment(args.stack)], str(args.outdir)).synth()
     with tempfile.TemporaryDirectory(prefix="plan-") as scratch:
         try:
-            plan = plan_stack(args.stack, args.out, write_cli_config(Path(scratch) / "cli.tfrc"))
+            plan = plan_stack(args.stack, args.outdir, args.out, write_cli_config(Path(scratch) / "cli.tfrc"))
         except RuntimeError as exc:
             print(f"plan: error: {exc}", file=sys.stderr)
             return 1

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import uuid
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,9 +138,13 @@ def running_local_stack(**options):
     from local_stack.run import LocalOptions, LocalStack
 
     saved = dict(os.environ)
-    stack = LocalStack(LocalOptions(site_port=0, api_port=0, **options), log=lambda line: None)
+    lines: list[str] = []
+    stack = LocalStack(LocalOptions(site_port=0, api_port=0, **options), log=lines.append)
     try:
         stack.start()
+        for line in lines:
+            if line.startswith("apply failed"):  # shown in the run's warnings summary, so CI logs keep it
+                warnings.warn(line, stacklevel=1)
         yield stack
     finally:
         stack.stop()

@@ -188,10 +188,10 @@ def test_port_in_use_is_one_clear_line(capsys):
                    "matching --*-port option or stop what holds it\n")
 
 
-def test_missing_terraform_says_how_to_get_it(monkeypatch):
+def test_missing_terraform_says_how_to_get_it(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(LocalStackError, match=r"terraform is not on PATH: install Terraform 1\.10 or newer"):
-        LocalStack(LocalOptions(site_port=0, api_port=0)).start()
+        LocalStack(LocalOptions(site_port=0, api_port=0, work_dir=tmp_path)).start()
 
 
 # --- tear-down (after every other test) -----------------------------------------------------------------------
@@ -211,13 +211,14 @@ def test_destroy_removes_everything(local_stack, emulated):
     assert f"{outputs['function_name']}-role" not in roles
     groups = emulated.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/three-tier-local")
     assert groups["logGroups"] == []
-    assert json.loads(run.STATE_FILE.read_text())["resources"] == []
+    assert json.loads(local_stack.state_file.read_text())["resources"] == []
 
 
 def test_missing_provider_says_how_to_get_it(tmp_path, monkeypatch):
     """An empty provider mirror on a machine without registry access: one line naming the ways out."""
-    monkeypatch.setenv("TF_PROVIDER_MIRROR", str(tmp_path))
-    stack = LocalStack(LocalOptions(site_port=0, api_port=0), log=lambda line: None)
+    monkeypatch.setenv("TF_PROVIDER_MIRROR", str(tmp_path / "empty-mirror"))
+    (tmp_path / "empty-mirror").mkdir()
+    stack = LocalStack(LocalOptions(site_port=0, api_port=0, work_dir=tmp_path / "work"), log=lambda line: None)
     saved = dict(os.environ)
     try:
         with pytest.raises(LocalStackError, match=r"terraform init could not install the hashicorp/aws provider "

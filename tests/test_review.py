@@ -51,7 +51,8 @@ def test_summary_lists_the_outputs_and_backend(prod):
 
 
 def test_saved_plan_of_the_local_stack_shows_only_emulator_drift(local_stack, tmp_path, capsys):
-    assert review_plan.main(["local", "--skip-synth", "--out", str(tmp_path)]) == 0
+    outdir = str(local_stack.outdir)
+    assert review_plan.main(["local", "--skip-synth", "--outdir", outdir, "--out", str(tmp_path)]) == 0
     saved = json.loads((tmp_path / "local.plan.json").read_text())
     assert (tmp_path / "local.tfplan").stat().st_size > 0
     assert review_plan.changes(saved) == [("update", "aws_cloudfront_distribution.StaticSite_distribution_FF41CC3F")]
