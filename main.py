@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 from cdktf import App
 
@@ -16,6 +17,13 @@ def build_app(environments: Iterable[EnvironmentSettings], outdir: str | None = 
     for settings in environments:
         UserAppStack(app, settings)
     return app
+
+
+def synth(environments: Iterable[EnvironmentSettings], outdir: Path) -> dict[str, Path]:
+    """Synthesize the stacks into `outdir`; returns each stack's folder (where Terraform runs) by name."""
+    environments = list(environments)
+    build_app(environments, str(outdir)).synth()
+    return {settings.name: outdir / "stacks" / settings.name for settings in environments}
 
 
 if __name__ == "__main__":

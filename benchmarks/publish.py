@@ -18,6 +18,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudfront import CloudFrontClient
 
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
@@ -44,23 +48,58 @@ def make_site(root: Path, files: int) -> None:
     (root / "index.html").write_text(f"<!doctype html><html><head>{links}</head><body>site</body></html>\n")
 
 
-def distribution(cloudfront, bucket: str) -> str:
-    return cloudfront.create_distribution(DistributionConfig={
-        "CallerReference": bucket, "Comment": "benchmark", "Enabled": True, "DefaultRootObject": "index.html",
-        "Origins": {"Quantity": 1, "Items": [{"Id": "s3", "DomainName": f"{bucket}.s3.amazonaws.com",
-                                              "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
-        "DefaultCacheBehavior": {"TargetOriginId": "s3", "ViewerProtocolPolicy": "redirect-to-https",
-                                 "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"},
-    })["Distribution"]["Id"]
+def distribution(cloudfront: CloudFrontClient, bucket: str) -> str:
+    created = cloudfront.create_distribution(
+        DistributionConfig={
+            "CallerReference": bucket,
+            "Comment": "benchmark",
+            "Enabled": True,
+            "DefaultRootObject": "index.html",
+            "Origins": {
+                "Quantity": 1,
+                "Items": [
+                    {
+                        "Id": "s3",
+                        "DomainName": f"{bucket}.s3.amazonaws.com",
+                        "S3OriginConfig": {"OriginAccessIdentity": ""},
+                    }
+                ],
+            },
+            "DefaultCacheBehavior": {
+                "TargetOriginId": "s3",
+                "ViewerProtocolPolicy": "redirect-to-https",
+                "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
+            },
+        }
+    )
+    return created["Distribution"]["Id"]
 
 
 def run_hook(site: Path, bucket: str, distribution_id: str, endpoint: str) -> tuple[float, int, list[str]]:
     """The hook as users run it, in its own process like the AWS CLI (one PUT per uploaded file)."""
     env = {**os.environ, **FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint}
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "hooks.post_apply", "--bucket", bucket, "--distribution-id",
-                           distribution_id, "--api-url", "/users", "--source", str(site), "--json"],
-                          cwd=PROJECT, env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hooks.post_apply",
+            "--bucket",
+            bucket,
+            "--distribution-id",
+            distribution_id,
+            "--api-url",
+            "/users",
+            "--source",
+            str(site),
+            "--json",
+        ],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     elapsed = time.perf_counter() - started
     summary = json.loads(done.stdout)
     return elapsed, len(summary["uploaded"]), (summary["invalidation"] or {}).get("paths", [])
@@ -69,10 +108,29 @@ def run_hook(site: Path, bucket: str, distribution_id: str, endpoint: str) -> tu
 def run_cli(site: Path, bucket: str, distribution_id: str, endpoint: str) -> tuple[float, int, list[str]]:
     env = {**os.environ, **FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": "us-east-1"}
     started = time.perf_counter()
-    sync = subprocess.run([str(AWS_CLI), "--endpoint-url", endpoint, "s3", "sync", str(site), f"s3://{bucket}",
-                           "--no-progress"], env=env, capture_output=True, text=True, check=True)
-    subprocess.run([str(AWS_CLI), "--endpoint-url", endpoint, "cloudfront", "create-invalidation",
-                    "--distribution-id", distribution_id, "--paths", "/*"], env=env, capture_output=True, check=True)
+    sync = subprocess.run(
+        [str(AWS_CLI), "--endpoint-url", endpoint, "s3", "sync", str(site), f"s3://{bucket}", "--no-progress"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    subprocess.run(
+        [
+            str(AWS_CLI),
+            "--endpoint-url",
+            endpoint,
+            "cloudfront",
+            "create-invalidation",
+            "--distribution-id",
+            distribution_id,
+            "--paths",
+            "/*",
+        ],
+        env=env,
+        capture_output=True,
+        check=True,
+    )
     elapsed = time.perf_counter() - started
     return elapsed, sum(line.startswith("upload:") for line in sync.stdout.splitlines()), ["/*"]
 
@@ -99,8 +157,10 @@ def main() -> None:
             if phase.startswith("republish"):
                 changed = site / "assets" / "part0000.css"
                 changed.write_text(changed.read_text() + "\n/* changed */\n")
-            results[phase] = {"hook": run_hook(site, *targets["hook"], emulator.url),
-                              "cli": run_cli(site, *targets["cli"], emulator.url)}
+            results[phase] = {
+                "hook": run_hook(site, *targets["hook"], emulator.url),
+                "cli": run_cli(site, *targets["cli"], emulator.url),
+            }
     emulator.stop()
     print(f"site of {files} files, one moto server, this machine")
     for phase, sides in results.items():

@@ -52,8 +52,9 @@ def synth_once(stock: bool) -> tuple[float, int, int]:
     with tempfile.TemporaryDirectory() as outdir:
         env["CDKTF_OUTDIR"] = outdir
         started = time.perf_counter()
-        process = subprocess.Popen([sys.executable, "-c", SYNTH], cwd=PROJECT, env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [sys.executable, "-c", SYNTH], cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         peak_tree = peak_python = 0
         while process.poll() is None:
             tree, python = tree_rss_kb(process.pid)
@@ -77,11 +78,15 @@ def main() -> None:
     for name, samples in results.items():
         summary[name] = [statistics.median(s[i] for s in samples) for i in range(3)]
         wall, tree, python = summary[name]
-        print(f"{name:>5}: median {wall:6.2f} s; peak memory: Python {python / 1024:4.0f} MB, with the Node.js "
-              f"kernel {tree / 1024:5.0f} MB   runs: {', '.join(f'{s[0]:.2f}s' for s in samples)}")
+        print(
+            f"{name:>5}: median {wall:6.2f} s; peak memory: Python {python / 1024:4.0f} MB, with the Node.js "
+            f"kernel {tree / 1024:5.0f} MB   runs: {', '.join(f'{s[0]:.2f}s' for s in samples)}"
+        )
     lean, stock = summary["lean"], summary["stock"]
-    print(f"ratio lean/stock: time {lean[0] / stock[0]:.2f} (target <= 0.33); memory: Python "
-          f"{lean[2] / stock[2]:.2f}, with the Node.js kernel {lean[1] / stock[1]:.2f} (target < 0.50)")
+    print(
+        f"ratio lean/stock: time {lean[0] / stock[0]:.2f} (target <= 0.33); memory: Python "
+        f"{lean[2] / stock[2]:.2f}, with the Node.js kernel {lean[1] / stock[1]:.2f} (target < 0.50)"
+    )
 
 
 if __name__ == "__main__":

@@ -1,38 +1,77 @@
-"""Deploy a stack and publish its site in one command: `python -m hooks.deploy prod [hook options]`.
+"""Deploy a stack and publish its site in one command: `python -m hooks.deploy prod [options]`.
 
-Runs `cdktf deploy <stack> --auto-approve --outputs-file …` with the pinned CDKTF CLI, then the post-apply hook
-with that outputs file. Options after the stack name go to the hook (e.g. --prune, --no-wait).
+Synthesizes the stack into cdktf.out (as `cdktf synth` does), runs `terraform init` and `terraform apply` in its
+folder with the project's Terraform CLI config (Terraform's progress is printed as it goes), then publishes web/
+with the stack's outputs, which it also writes to cdktf.out/<stack>.outputs.json for the hook and your tools.
+Credentials, region and state backend are the stack's own: run it where `cdktf deploy` would run.
 """
 
 from __future__ import annotations
 
-import subprocess
+import argparse
 import sys
-import tempfile
 from pathlib import Path
 
-from hooks import post_apply
-from terraform_cli import PROJECT_DIR, cdktf_command, terraform_env, write_cli_config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from hooks.publish import PublishError, PublishOptions, Target, publish_site
+from main import synth
+from modules.config import ConfigError, load_environment
+from modules.outputs import OutputsError, StackOutputs
+from terraform_cli import PROJECT_DIR, Terraform, TerraformError, write_cli_config
+
+OUTDIR = PROJECT_DIR / "cdktf.out"
+DEFAULT_SOURCE = PROJECT_DIR / "web"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m hooks.deploy", description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("stack", help="the stack (environment) to deploy, e.g. prod")
+    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="the site's folder (default: web/)")
+    parser.add_argument("--prune", action="store_true", help="delete objects no page references any more")
+    parser.add_argument("--no-wait", action="store_true", help="do not wait for the invalidation to complete")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=3600.0,
+        help="give up on a Terraform phase after this many seconds (default 3600)",
+    )
+    parser.add_argument("--outdir", type=Path, default=OUTDIR, help="where to synthesize (default: cdktf.out)")
+    return parser.parse_args(argv)
+
+
+def deploy(stack: str, outdir: Path, timeout: float) -> StackOutputs:
+    """Synthesize, init and apply `stack`; return its outputs, also written to <outdir>/<stack>.outputs.json."""
+    (directory,) = synth([load_environment(stack)], outdir).values()
+    terraform = Terraform(
+        directory,
+        write_cli_config(outdir / "terraform.rc"),
+        on_message=lambda kind, text: print(text, flush=True),
+        timeout=timeout,
+    )
+    terraform.init()
+    outputs = StackOutputs.from_terraform(terraform.apply(), "terraform apply")
+    outputs.to_outputs_file(outdir / f"{stack}.outputs.json", stack)
+    return outputs
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0].startswith("-"):
-        print(__doc__.strip(), file=sys.stderr)
-        return 2
-    stack, hook_args = argv[0], argv[1:]
-    with tempfile.TemporaryDirectory(prefix="deploy-") as scratch:
-        outputs = Path(scratch) / "outputs.json"
-        cli_config = write_cli_config(Path(scratch) / "cli.tfrc")
-        deploy = subprocess.run(
-            cdktf_command(["deploy", stack, "--auto-approve", "--outputs-file", str(outputs)]),
-            cwd=PROJECT_DIR, env=terraform_env(cli_config), check=False,
+    args = parse_args(argv)
+    try:
+        outputs = deploy(args.stack, args.outdir, args.timeout)
+    except (ConfigError, TerraformError, OutputsError) as exc:
+        print(f"deploy: error: {exc}; nothing was published", file=sys.stderr)
+        return 1
+    try:
+        result = publish_site(
+            Target.from_outputs(outputs), args.source, PublishOptions(prune=args.prune, wait=not args.no_wait)
         )
-        if deploy.returncode != 0:
-            print(f"deploy: error: cdktf deploy {stack} failed (exit {deploy.returncode}); nothing was published",
-                  file=sys.stderr)
-            return deploy.returncode
-        return post_apply.main(["--outputs-file", str(outputs), "--stack", stack, *hook_args])
+    except (PublishError, FileNotFoundError, BotoCoreError, ClientError) as exc:
+        print(f"deploy: error: the stack is deployed, publishing failed: {exc}", file=sys.stderr)
+        return 1
+    print(result.describe())
+    print(f"site: {outputs.site_url}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -15,12 +15,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from modules.site_files import INDEX_DOCUMENT
+
 CONFIG_NAME = "config.js"
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 # Attribute values that name another file: src="…", href="…" (either quote).
-_REFERENCE = re.compile(r"""(?P<attr>\b(?:src|href)\s*=\s*)(?P<quote>["'])(?P<target>[^"'#?]+)(?P=quote)""",
-                        re.IGNORECASE)
+_REFERENCE = re.compile(
+    r"""(?P<attr>\b(?:src|href)\s*=\s*)(?P<quote>["'])(?P<target>[^"'#?]+)(?P=quote)""", re.IGNORECASE
+)
 _TEXT_TYPES = ("application/javascript", "application/json", "image/svg+xml", "application/xml")
 
 
@@ -96,10 +99,10 @@ def _rewrite(html: str, document_key: str, renamed: dict[str, str]) -> str:
     """Point each reference at the renamed file, keeping its absolute or relative form."""
     base = posixpath.dirname(document_key) or "."
 
-    def replace(match: re.Match) -> str:
+    def replace(match: re.Match[str]) -> str:
         key = _resolve(match["target"], document_key)
-        if key not in renamed:
-            return match[0]
+        if key is None or key not in renamed:
+            return str(match[0])
         absolute = match["target"].strip().startswith("/")
         value = "/" + renamed[key] if absolute else posixpath.relpath(renamed[key], base)
         return f"{match['attr']}{match['quote']}{value}{match['quote']}"
@@ -118,8 +121,8 @@ def _source_files(source: Path) -> dict[str, bytes]:
 
 def build_release(source: Path, api_url: str) -> Release:
     """The release of `source` (web/) for a stack whose API is at `api_url`."""
-    if not (source / "index.html").is_file():
-        raise FileNotFoundError(f"{source}/index.html not found: --source must be the site's folder")
+    if not (source / INDEX_DOCUMENT).is_file():
+        raise FileNotFoundError(f"{source}/{INDEX_DOCUMENT} not found: --source must be the site's folder")
     files = _source_files(source)
     files[CONFIG_NAME] = render_config(api_url)  # a config.js left in web/ by hand is replaced, never published
     pages = {key: body.decode("utf-8") for key, body in files.items() if key.endswith(".html")}

@@ -6,11 +6,18 @@ import json
 import logging
 import socket
 from dataclasses import dataclass
+from typing import Any
 
+import boto3
+from botocore.config import Config
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+from modules.config import LOCAL_REGION
 
 # Credentials the emulator accepts; never real ones.
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+# The emulator answers at once or not at all: fail in seconds rather than hang.
+CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=60, retries={"mode": "standard", "max_attempts": 3})
 
 
 class PortInUse(RuntimeError):
@@ -26,8 +33,10 @@ def ensure_free(host: str, port: int, what: str) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            raise PortInUse(f"port {port} on {host} is in use ({what}); choose another with the matching "
-                            "--*-port option or stop what holds it") from exc
+            raise PortInUse(
+                f"port {port} on {host} is in use ({what}); choose another with the matching "
+                "--*-port option or stop what holds it"
+            ) from exc
 
 
 def _evaluate_unconditioned_statements_only() -> None:
@@ -41,7 +50,7 @@ def _evaluate_unconditioned_statements_only() -> None:
     from moto.iam.access_control import IAMPolicy, PermissionResult
     from moto.s3.models import FakeBucket
 
-    def get_permission(self, action: str, resource: str):  # noqa: ANN001 - moto's signature
+    def get_permission(self: FakeBucket, action: str, resource: str) -> PermissionResult:
         if self.policy is None:
             return PermissionResult.NEUTRAL
         document = json.loads(self.policy)
@@ -51,7 +60,7 @@ def _evaluate_unconditioned_statements_only() -> None:
             return PermissionResult.NEUTRAL
         return IAMPolicy(json.dumps({**document, "Statement": unconditioned})).is_action_permitted(action, resource)
 
-    FakeBucket.get_permission = get_permission
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]  # the point: replace moto's
 
 
 @dataclass
@@ -60,13 +69,37 @@ class Emulator:
 
     server: ThreadedMotoServer
     url: str
+    region: str = LOCAL_REGION
 
     def stop(self) -> None:
         self.server.stop()
 
+    def environment(self) -> dict[str, str]:
+        """The standard variables that send an AWS SDK, CLI or Terraform to the emulator, for child processes."""
+        return {
+            **FAKE_CREDENTIALS,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+            "AWS_ENDPOINT_URL": self.url,
+        }
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of `service` that talks to the emulator, whatever this process's environment says."""
+        return boto3.session.Session().client(
+            service,
+            endpoint_url=self.url,
+            region_name=self.region,
+            config=CLIENT_CONFIG,  # type: ignore[call-overload]
+            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+
 
 def start_emulator(host: str = "127.0.0.1", port: int = 0) -> Emulator:
-    """Start moto on `host:port` (0: any free port) and return it once it accepts connections."""
+    """Start moto on `host:port` (0: any free port) and return it once it accepts connections.
+
+    moto keeps its state in the process: two emulators in one process share it (two processes never do).
+    """
     ensure_free(host, port, "the AWS emulator")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request would drown the output
     _evaluate_unconditioned_statements_only()

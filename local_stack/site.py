@@ -5,11 +5,15 @@ forwards the paths the deployed distribution routes to the API (same-origin mode
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from botocore.client import BaseClient
 from werkzeug.wrappers import Request, Response
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from mypy_boto3_s3 import S3Client
 
 
 @dataclass(frozen=True)
@@ -20,7 +24,7 @@ class ApiRoute:
     origin_path: str
 
 
-def api_routes(distribution_config: dict) -> list[ApiRoute]:
+def api_routes(distribution_config: Mapping[str, Any]) -> list[ApiRoute]:
     """The deployed distribution's cache behaviors whose origin is an API Gateway stage."""
     origins = {o["Id"]: o for o in distribution_config.get("Origins", {}).get("Items", [])}
     routes = []
@@ -35,18 +39,17 @@ def api_routes(distribution_config: dict) -> list[ApiRoute]:
 class LocalSite:
     """A WSGI app reading objects from `bucket`; `routes` go to `api` (the local gateway) instead."""
 
-    s3: BaseClient
+    s3: S3Client
     bucket: str
     default_root_object: str
     routes: list[ApiRoute] = field(default_factory=list)
-    api: Callable | None = None
+    api: WSGIApplication | None = None
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
         for route in self.routes:
             if self.api is not None and fnmatch.fnmatchcase(path, route.path_pattern):
-                environ = {**environ, "PATH_INFO": route.origin_path + path}
-                return self.api(environ, start_response)
+                return self.api({**environ, "PATH_INFO": route.origin_path + path}, start_response)
         return self.handle(Request(environ))(environ, start_response)
 
     def handle(self, request: Request) -> Response:

@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
-from cdktf import (
-    App,
-    AssetType,
-    Fn,
-    TerraformAsset,
-    TerraformResourceLifecycle,
-    TerraformStack,
-    Token,
-)
+from cdktf import App, AssetType, Fn, TerraformAsset, TerraformResourceLifecycle, TerraformStack, Token
 from cdktf_cdktf_provider_aws.api_gateway_deployment import ApiGatewayDeployment
 from cdktf_cdktf_provider_aws.api_gateway_gateway_response import ApiGatewayGatewayResponse
 from cdktf_cdktf_provider_aws.api_gateway_integration import ApiGatewayIntegration
@@ -28,10 +21,7 @@ from cdktf_cdktf_provider_aws.api_gateway_method_settings import (
 )
 from cdktf_cdktf_provider_aws.api_gateway_request_validator import ApiGatewayRequestValidator
 from cdktf_cdktf_provider_aws.api_gateway_resource import ApiGatewayResource
-from cdktf_cdktf_provider_aws.api_gateway_rest_api import (
-    ApiGatewayRestApi,
-    ApiGatewayRestApiEndpointConfiguration,
-)
+from cdktf_cdktf_provider_aws.api_gateway_rest_api import ApiGatewayRestApi, ApiGatewayRestApiEndpointConfiguration
 from cdktf_cdktf_provider_aws.api_gateway_stage import ApiGatewayStage, ApiGatewayStageAccessLogSettings
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.iam_role import IamRole
@@ -42,23 +32,33 @@ from constructs import Construct
 
 from modules.config import ApiSettings, FunctionSettings
 
+
+class _ApiResource(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+R = TypeVar("R", bound=_ApiResource)
+
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
 RESOURCE_PATH = "users"
 CORS_ALLOW_METHODS = "GET,OPTIONS"
 CORS_ALLOW_HEADERS = "Content-Type,Authorization"
 # API Gateway's own errors that the page must be able to read (validator 400s, 403 for unknown routes, 429, 5xx).
 GATEWAY_RESPONSE_TYPES = ("DEFAULT_4XX", "DEFAULT_5XX")
-ACCESS_LOG_FORMAT = json.dumps({
-    "requestId": "$context.requestId",
-    "requestTime": "$context.requestTime",
-    "sourceIp": "$context.identity.sourceIp",
-    "httpMethod": "$context.httpMethod",
-    "resourcePath": "$context.resourcePath",
-    "status": "$context.status",
-    "responseLength": "$context.responseLength",
-    "integrationLatency": "$context.integrationLatency",
-    "errorMessage": "$context.error.message",
-})
+ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "requestTime": "$context.requestTime",
+        "sourceIp": "$context.identity.sourceIp",
+        "httpMethod": "$context.httpMethod",
+        "resourcePath": "$context.resourcePath",
+        "status": "$context.status",
+        "responseLength": "$context.responseLength",
+        "integrationLatency": "$context.integrationLatency",
+        "errorMessage": "$context.error.message",
+    }
+)
 
 
 def staged_function_source(name: str, staging_dir: Path) -> str:
@@ -70,27 +70,31 @@ def staged_function_source(name: str, staging_dir: Path) -> str:
 
 
 def assume_role_policy(service: str) -> str:
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
-    })
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+        }
+    )
 
 
-def function_policy(table_arn: str, log_group_arn: str) -> str:
-    """Exactly what the function needs: read one item from its table, write to its own log group."""
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "ReadUsers", "Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": [table_arn]},
-            {
-                "Sid": "WriteOwnLogs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                # The group's streams: arn:…:log-group:/aws/lambda/<name>:*
-                "Resource": [f"{log_group_arn}:*"],
-            },
-        ],
-    })
+def function_policy(table_statement: dict[str, Any], log_group_arn: str) -> str:
+    """Exactly what the function needs: what the data tier grants on its table, and writing its own log group."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                table_statement,
+                {
+                    "Sid": "WriteOwnLogs",
+                    "Effect": "Allow",
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    # The group's streams: arn:…:log-group:/aws/lambda/<name>:*
+                    "Resource": [f"{log_group_arn}:*"],
+                },
+            ],
+        }
+    )
 
 
 def quoted(value: str) -> str:
@@ -101,25 +105,14 @@ def quoted(value: str) -> str:
     return Fn.format("'%s'", [value]) if Token.is_unresolved(value) else f"'{value}'"
 
 
-@dataclass(frozen=True)
-class ApiEndpoint:
-    """Where the API answers, as the presentation tier needs it."""
-
-    domain: str  # <id>.execute-api.<region>.amazonaws.com
-    stage: str
-    path: str  # "/users"
-    url: str  # the full URL of GET /users
-
-    @property
-    def origin(self) -> str:
-        return f"https://{self.domain}"
-
-
 class UserApi(Construct):
     """The get-user function and the REST API in front of it.
 
-    `allowed_origin` is the one origin the API answers CORS for; it goes into the OPTIONS mock, the gateway
-    error responses and the function's environment. Exposes `url` (of /users), `origin`, `function_name`.
+    Takes the table's name and what the data tier grants on it, and `allowed_origin`, the one origin the API
+    answers CORS for (it goes into the OPTIONS mock, the gateway error responses and the function's environment).
+    `public_origin` replaces the execute-api origin in the URLs it gives out (local mode's gateway).
+    Gives back `url` (of GET /users), `origin`, `domain`, `path`, `origin_path`, `api_id`, `api_name`,
+    `stage_name` and `function_name`.
     """
 
     def __init__(
@@ -132,13 +125,15 @@ class UserApi(Construct):
         function: FunctionSettings,
         api: ApiSettings,
         table_name: str,
-        table_arn: str,
+        table_statement: dict[str, Any],
         allowed_origin: str,
+        public_origin: str | None = None,
     ) -> None:
         super().__init__(scope, id_)
         self._region = region
+        self._public_origin = public_origin
         self._stage_name = api.stage_name
-        self.function = self._function(name_prefix, function, table_name, table_arn, allowed_origin)
+        self.function = self._function(name_prefix, function, table_name, table_statement, allowed_origin)
         self.rest_api = ApiGatewayRestApi(
             self,
             "rest_api",
@@ -160,17 +155,35 @@ class UserApi(Construct):
         )
 
     @property
+    def domain(self) -> str:
+        """The stage's own host name, <id>.execute-api.<region>.amazonaws.com."""
+        return f"{self.rest_api.id}.execute-api.{self._region}.amazonaws.com"
+
+    @property
+    def origin(self) -> str:
+        """Where clients reach the API."""
+        return self._public_origin or f"https://{self.domain}"
+
+    @property
+    def path(self) -> str:
+        """The path of the users resource, "/users"."""
+        return f"/{RESOURCE_PATH}"
+
+    @property
+    def origin_path(self) -> str:
+        """What goes before a viewer's path when it is forwarded to the stage: "/<stage>"."""
+        return f"/{self._stage_name}"
+
+    @property
     def url(self) -> str:
-        return f"{self.stage.invoke_url}/{RESOURCE_PATH}"
+        """The full URL of GET /users."""
+        if self._public_origin:
+            return f"{self._public_origin}{self.origin_path}{self.path}"
+        return f"{self.stage.invoke_url}{self.path}"
 
     @property
-    def endpoint(self) -> ApiEndpoint:
-        return ApiEndpoint(domain=f"{self.rest_api.id}.execute-api.{self._region}.amazonaws.com",
-                           stage=self._stage_name, path=f"/{RESOURCE_PATH}", url=self.url)
-
-    @property
-    def function_name(self) -> str:
-        return self.function.function_name
+    def api_id(self) -> str:
+        return self.rest_api.id
 
     @property
     def api_name(self) -> str:
@@ -180,8 +193,18 @@ class UserApi(Construct):
     def stage_name(self) -> str:
         return self.stage.stage_name
 
-    def _function(self, prefix: str, settings: FunctionSettings, table_name: str, table_arn: str,
-                  allowed_origin: str) -> LambdaFunction:
+    @property
+    def function_name(self) -> str:
+        return self.function.function_name
+
+    def _function(
+        self,
+        prefix: str,
+        settings: FunctionSettings,
+        table_name: str,
+        table_statement: dict[str, Any],
+        allowed_origin: str,
+    ) -> LambdaFunction:
         name = f"{prefix}-get-user"
         log_group = CloudwatchLogGroup(
             self, "function_logs", name=f"/aws/lambda/{name}", retention_in_days=settings.log_retention_days
@@ -190,7 +213,11 @@ class UserApi(Construct):
             self, "function_role", name=f"{name}-role", assume_role_policy=assume_role_policy("lambda.amazonaws.com")
         )
         IamRolePolicy(
-            self, "function_policy", name="get-user", role=role.id, policy=function_policy(table_arn, log_group.arn)
+            self,
+            "function_policy",
+            name="get-user",
+            role=role.id,
+            policy=function_policy(table_statement, log_group.arn),
         )
         staging = Path(App.of(self).outdir) / ".staging" / TerraformStack.of(self).node.id
         source = staged_function_source("get_user", staging)
@@ -208,82 +235,138 @@ class UserApi(Construct):
             memory_size=settings.memory_mb,
             timeout=settings.timeout_seconds,
             environment=LambdaFunctionEnvironment(
-                variables={"TABLE_NAME": table_name, "ALLOWED_ORIGIN": allowed_origin}
+                variables={
+                    "TABLE_NAME": table_name,
+                    # The function answers CORS itself (proxy integration), with the same values as the preflight.
+                    "ALLOWED_ORIGIN": allowed_origin,
+                    "ALLOWED_METHODS": CORS_ALLOW_METHODS,
+                    "ALLOWED_HEADERS": CORS_ALLOW_HEADERS,
+                }
             ),
             depends_on=[log_group],  # the group must exist with its retention before the function first logs
         )
 
-    def _routes(self, allowed_origin: str) -> list[dict]:
+    def _routes(self, allowed_origin: str) -> list[dict[str, Any]]:
         """Resources, methods, integrations and responses of /users.
 
         Returns what defines each of them (its id and every argument it was given), for the deployment's trigger.
         """
-        definition: list[dict] = []
+        definition: list[dict[str, Any]] = []
 
-        def define(resource_type, construct_id: str, **arguments):
+        def define(resource_type: Callable[..., R], construct_id: str, **arguments: Any) -> R:
             resource = resource_type(self, construct_id, rest_api_id=self.rest_api.id, **arguments)
             definition.append({"id": resource.id, **arguments})
             return resource
 
         users = define(ApiGatewayResource, "users", parent_id=self.rest_api.root_resource_id, path_part=RESOURCE_PATH)
-        validator = define(ApiGatewayRequestValidator, "query_validator", name="require-query-parameters",
-                           validate_request_parameters=True, validate_request_body=False)
-        get = define(ApiGatewayMethod, "get_users", resource_id=users.id, http_method="GET", authorization="NONE",
-                     request_parameters={"method.request.querystring.userId": True},
-                     request_validator_id=validator.id)
-        define(ApiGatewayIntegration, "get_users_integration", resource_id=users.id, http_method=get.http_method,
-               type="AWS_PROXY", integration_http_method="POST", uri=self.function.invoke_arn)
+        validator = define(
+            ApiGatewayRequestValidator,
+            "query_validator",
+            name="require-query-parameters",
+            validate_request_parameters=True,
+            validate_request_body=False,
+        )
+        get = define(
+            ApiGatewayMethod,
+            "get_users",
+            resource_id=users.id,
+            http_method="GET",
+            authorization="NONE",
+            request_parameters={"method.request.querystring.userId": True},
+            request_validator_id=validator.id,
+        )
+        define(
+            ApiGatewayIntegration,
+            "get_users_integration",
+            resource_id=users.id,
+            http_method=get.http_method,
+            type="AWS_PROXY",
+            integration_http_method="POST",
+            uri=self.function.invoke_arn,
+        )
         cors_headers = {
             "Access-Control-Allow-Origin": quoted(allowed_origin),
             "Access-Control-Allow-Methods": quoted(CORS_ALLOW_METHODS),
             "Access-Control-Allow-Headers": quoted(CORS_ALLOW_HEADERS),
         }
-        options = define(ApiGatewayMethod, "options_users", resource_id=users.id, http_method="OPTIONS",
-                         authorization="NONE", request_validator_id=validator.id)
+        options = define(
+            ApiGatewayMethod,
+            "options_users",
+            resource_id=users.id,
+            http_method="OPTIONS",
+            authorization="NONE",
+            request_validator_id=validator.id,
+        )
         options_integration = define(
-            ApiGatewayIntegration, "options_users_integration", resource_id=users.id,
-            http_method=options.http_method, type="MOCK",
+            ApiGatewayIntegration,
+            "options_users_integration",
+            resource_id=users.id,
+            http_method=options.http_method,
+            type="MOCK",
             # Terraform's jsonencode, not json.dumps: cdktf cannot pass a string with quotes into the trigger hash.
             request_templates={"application/json": Fn.jsonencode({"statusCode": 200})},
         )
         options_response = define(
-            ApiGatewayMethodResponse, "options_users_response", resource_id=users.id,
-            http_method=options.http_method, status_code="200",
+            ApiGatewayMethodResponse,
+            "options_users_response",
+            resource_id=users.id,
+            http_method=options.http_method,
+            status_code="200",
             response_parameters={f"method.response.header.{h}": True for h in cors_headers},
         )
         integration_response = ApiGatewayIntegrationResponse(
-            self, "options_users_integration_response", rest_api_id=self.rest_api.id, resource_id=users.id,
-            http_method=options.http_method, status_code=options_response.status_code,
+            self,
+            "options_users_integration_response",
+            rest_api_id=self.rest_api.id,
+            resource_id=users.id,
+            http_method=options.http_method,
+            status_code=options_response.status_code,
             response_parameters={f"method.response.header.{h}": v for h, v in cors_headers.items()},
             depends_on=[options_integration],  # a response needs its integration first
         )
         definition.append({"id": integration_response.id, "response_parameters": cors_headers})
         for kind in GATEWAY_RESPONSE_TYPES:
-            define(ApiGatewayGatewayResponse, f"gateway_response_{kind.lower()}", response_type=kind,
-                   response_parameters={f"gatewayresponse.header.{h}": v for h, v in cors_headers.items()})
+            define(
+                ApiGatewayGatewayResponse,
+                f"gateway_response_{kind.lower()}",
+                response_type=kind,
+                response_parameters={f"gatewayresponse.header.{h}": v for h, v in cors_headers.items()},
+            )
         return definition
 
-    def _stage(self, prefix: str, settings: ApiSettings, definition: list[dict]) -> ApiGatewayStage:
+    def _stage(self, prefix: str, settings: ApiSettings, definition: list[dict[str, Any]]) -> ApiGatewayStage:
         # A deployment is a snapshot: it must be replaced whenever anything that defines the API changes, or the
         # change never goes live.
         deployment = ApiGatewayDeployment(
-            self, "deployment", rest_api_id=self.rest_api.id,
+            self,
+            "deployment",
+            rest_api_id=self.rest_api.id,
             triggers={"redeployment": Fn.sha1(Fn.jsonencode(definition))},
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
         )
         access_logs = CloudwatchLogGroup(
-            self, "access_logs", name=f"/aws/apigateway/{prefix}-api/{settings.stage_name}",
+            self,
+            "access_logs",
+            name=f"/aws/apigateway/{prefix}-api/{settings.stage_name}",
             retention_in_days=settings.access_log_retention_days,
         )
         stage = ApiGatewayStage(
-            self, "stage", rest_api_id=self.rest_api.id, deployment_id=deployment.id, stage_name=settings.stage_name,
+            self,
+            "stage",
+            rest_api_id=self.rest_api.id,
+            deployment_id=deployment.id,
+            stage_name=settings.stage_name,
             access_log_settings=ApiGatewayStageAccessLogSettings(
                 destination_arn=access_logs.arn, format=ACCESS_LOG_FORMAT
             ),
             xray_tracing_enabled=settings.tracing,
         )
         ApiGatewayMethodSettings(
-            self, "stage_settings", rest_api_id=self.rest_api.id, stage_name=stage.stage_name, method_path="*/*",
+            self,
+            "stage_settings",
+            rest_api_id=self.rest_api.id,
+            stage_name=stage.stage_name,
+            method_path="*/*",
             settings=ApiGatewayMethodSettingsSettings(
                 metrics_enabled=True,
                 logging_level=settings.execution_logging_level,
@@ -293,4 +376,3 @@ class UserApi(Construct):
             ),
         )
         return stage
-

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.dynamodb_table import (
@@ -22,7 +23,7 @@ PARTITION_KEY = "userId"
 class UserTable(Construct):
     """On-demand, encrypted table of users with point-in-time recovery and, where configured, deletion guards.
 
-    Exposes `name` and `arn` for the logic tier.
+    Exposes `name`, and says what a reader may do with it: `grant_read_item()`.
     """
 
     def __init__(self, scope: Construct, id_: str, *, table_name: str, settings: DataSettings) -> None:
@@ -53,6 +54,6 @@ class UserTable(Construct):
     def name(self) -> str:
         return self.table.name
 
-    @property
-    def arn(self) -> str:
-        return self.table.arn
+    def grant_read_item(self, sid: str = "ReadUsers") -> dict[str, Any]:
+        """The IAM statement that lets a principal read single items by key, and nothing else."""
+        return {"Sid": sid, "Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": [self.table.arn]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from cdktf import Fn, TerraformIterator, TerraformProvider, TerraformResourceLifecycle, Token
 from cdktf_cdktf_provider_aws.acm_certificate import AcmCertificate
@@ -47,14 +48,11 @@ from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration imp
     S3BucketServerSideEncryptionConfigurationRuleA,
     S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
 )
-from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
-    S3BucketVersioningA,
-    S3BucketVersioningVersioningConfiguration,
-)
+from cdktf_cdktf_provider_aws.s3_bucket_versioning import S3BucketVersioningA, S3BucketVersioningVersioningConfiguration
 from constructs import Construct
 
-from modules.api import ApiEndpoint
 from modules.config import MANAGED_SECURITY_HEADERS_POLICY_ID, DomainSettings, SiteSettings
+from modules.site_files import INDEX_DOCUMENT
 
 # AWS's managed cache policy "CachingOptimized": honours Cache-Control, compresses, no cookies or query strings.
 CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
@@ -70,137 +68,211 @@ HSTS_MAX_AGE_SECONDS = 63072000  # two years, the preload list's expectation
 
 def bucket_policy(bucket_arn: str, distribution_arn: str) -> str:
     """Only this distribution may read (ListBucket too, so a missing key is a 404); plain HTTP is refused."""
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "AllowThisDistributionToRead",
-                "Effect": "Allow",
-                "Principal": {"Service": "cloudfront.amazonaws.com"},
-                "Action": "s3:GetObject",
-                "Resource": f"{bucket_arn}/*",
-                "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
-            },
-            {
-                "Sid": "AllowThisDistributionToList",
-                "Effect": "Allow",
-                "Principal": {"Service": "cloudfront.amazonaws.com"},
-                "Action": "s3:ListBucket",
-                "Resource": bucket_arn,
-                "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
-            },
-            {
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:*",
-                "Resource": [f"{bucket_arn}/*", bucket_arn],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            },
-        ],
-    })
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AllowThisDistributionToRead",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudfront.amazonaws.com"},
+                    "Action": "s3:GetObject",
+                    "Resource": f"{bucket_arn}/*",
+                    "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
+                },
+                {
+                    "Sid": "AllowThisDistributionToList",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudfront.amazonaws.com"},
+                    "Action": "s3:ListBucket",
+                    "Resource": bucket_arn,
+                    "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
+                },
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [f"{bucket_arn}/*", bucket_arn],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                },
+            ],
+        }
+    )
 
 
 def content_security_policy(api_origin: str | None) -> str:
     """Scripts, styles and data only from the site itself; API calls only to the site and, if apart, the API."""
     connect = f"connect-src 'self' {api_origin}" if api_origin else "connect-src 'self'"
-    return "; ".join([
-        "default-src 'self'",
-        connect,
-        "img-src 'self' data:",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "frame-ancestors 'none'",
-        "form-action 'self'",
-    ])
+    return "; ".join(
+        [
+            "default-src 'self'",
+            connect,
+            "img-src 'self' data:",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "frame-ancestors 'none'",
+            "form-action 'self'",
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class SiteApi:
+    """The API as the site needs it: its origin, which the page's CSP lets it connect to, and in same-origin mode
+    where CloudFront forwards the API path (the stage's host and the stage path before the viewer's path)."""
+
+    origin: str
+    domain: str
+    origin_path: str
+    path: str
+
+
+@dataclass(frozen=True)
+class CustomDomain:
+    """A domain for the site and the us-east-1 provider its certificate is made with (CloudFront's region)."""
+
+    settings: DomainSettings
+    certificate_provider: TerraformProvider
 
 
 class StaticSite(Construct):
     """Private, encrypted, versioned bucket and the CloudFront distribution that alone may read it.
 
-    Exposes `origin` (where browsers load the site from), `url`, `bucket_name`, `distribution_id`.
-    Call `connect_api` once the API exists: the content security policy names it, and in same-origin mode the
-    distribution routes the API path to it.
+    Takes the API it lets the page reach (`api`): the content security policy names it, and in same-origin mode
+    the distribution routes the API path to it. Gives back `origin` (where browsers load the site from), `url`,
+    `bucket_name` and `distribution_id`.
     """
 
-    def __init__(self, scope: Construct, id_: str, *, name_prefix: str, settings: SiteSettings,
-                 site_origin: str | None = None, domain: DomainSettings | None = None,
-                 certificate_provider: TerraformProvider | None = None) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        name_prefix: str,
+        settings: SiteSettings,
+        api: SiteApi,
+        site_origin: str | None = None,
+        domain: CustomDomain | None = None,
+    ) -> None:
         super().__init__(scope, id_)
-        self._settings = settings
-        self._name_prefix = name_prefix
         self._site_origin = site_origin
         self.bucket = self._bucket(name_prefix, settings)
-        self._bucket_origin = CloudfrontDistributionOrigin(
+        bucket_origin = CloudfrontDistributionOrigin(
             origin_id=ORIGIN_ID,
             domain_name=self.bucket.bucket_regional_domain_name,  # the REST endpoint, never the website one
             origin_access_control_id=CloudfrontOriginAccessControl(
-                self, "origin_access_control", name=f"{name_prefix}-site", origin_access_control_origin_type="s3",
-                signing_behavior="always", signing_protocol="sigv4",
+                self,
+                "origin_access_control",
+                name=f"{name_prefix}-site",
+                origin_access_control_origin_type="s3",
+                signing_behavior="always",
+                signing_protocol="sigv4",
                 description="CloudFront signs every request to the site bucket",
             ).id,
         )
-        certificate_arn = self._certificate(domain, certificate_provider) if domain else None
-        self.distribution = self._distribution(name_prefix, settings, domain, certificate_arn)
+        certificate_arn = self._certificate(domain) if domain else None
+        if settings.security_headers == "own":
+            # Same-origin: the page only ever connects to its own origin.
+            headers_policy_id = self._security_headers(name_prefix, None if settings.api_same_origin else api.origin).id
+        else:
+            headers_policy_id = MANAGED_SECURITY_HEADERS_POLICY_ID
+        self.distribution = self._distribution(
+            name_prefix,
+            settings,
+            domain.settings if domain else None,
+            certificate_arn,
+            headers_policy_id,
+            origins=[bucket_origin, *([self._api_origin(api)] if settings.api_same_origin else [])],
+            api_behaviors=[self._api_behavior(api)] if settings.api_same_origin else [],
+        )
         S3BucketPolicy(
-            self, "bucket_policy", bucket=self.bucket.id,
-            policy=bucket_policy(self.bucket.arn, self.distribution.arn),
+            self, "bucket_policy", bucket=self.bucket.id, policy=bucket_policy(self.bucket.arn, self.distribution.arn)
         )
         if domain:
-            self._alias_records(domain)
+            self._alias_records(domain.settings)
 
     # --- the bucket -------------------------------------------------------------------------------------------
 
     def _bucket(self, name_prefix: str, settings: SiteSettings) -> S3Bucket:
-        bucket = S3Bucket(self, "bucket", bucket_prefix=f"{name_prefix}-site-",
-                          force_destroy=settings.force_destroy_bucket)
+        bucket = S3Bucket(
+            self, "bucket", bucket_prefix=f"{name_prefix}-site-", force_destroy=settings.force_destroy_bucket
+        )
         S3BucketPublicAccessBlock(
-            self, "public_access_block", bucket=bucket.id, block_public_acls=True, block_public_policy=True,
-            ignore_public_acls=True, restrict_public_buckets=True,
+            self,
+            "public_access_block",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
         )
         S3BucketOwnershipControls(
-            self, "ownership", bucket=bucket.id,
+            self,
+            "ownership",
+            bucket=bucket.id,
             rule=S3BucketOwnershipControlsRule(object_ownership="BucketOwnerEnforced"),
         )
         S3BucketServerSideEncryptionConfigurationA(
-            self, "encryption", bucket=bucket.id,
-            rule=[S3BucketServerSideEncryptionConfigurationRuleA(
-                apply_server_side_encryption_by_default=(
-                    S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
-                        sse_algorithm="AES256"
+            self,
+            "encryption",
+            bucket=bucket.id,
+            rule=[
+                S3BucketServerSideEncryptionConfigurationRuleA(
+                    apply_server_side_encryption_by_default=(
+                        S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
+                            sse_algorithm="AES256"
+                        )
                     )
-                ),
-            )],
+                )
+            ],
         )
         versioning = S3BucketVersioningA(
-            self, "versioning", bucket=bucket.id,
+            self,
+            "versioning",
+            bucket=bucket.id,
             versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"),
         )
         S3BucketLifecycleConfiguration(
-            self, "lifecycle", bucket=bucket.id,
-            rule=[S3BucketLifecycleConfigurationRule(
-                id="expire-replaced-files",
-                status="Enabled",
-                filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
-                noncurrent_version_expiration=[S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
-                    noncurrent_days=settings.noncurrent_version_days
-                )],
-                abort_incomplete_multipart_upload=[
-                    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=1)
-                ],
-            )],
+            self,
+            "lifecycle",
+            bucket=bucket.id,
+            rule=[
+                S3BucketLifecycleConfigurationRule(
+                    id="expire-replaced-files",
+                    status="Enabled",
+                    filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                    noncurrent_version_expiration=[
+                        S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
+                            noncurrent_days=settings.noncurrent_version_days
+                        )
+                    ],
+                    abort_incomplete_multipart_upload=[
+                        S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=1)
+                    ],
+                )
+            ],
             depends_on=[versioning],  # S3 needs versioning in place before a noncurrent-version rule
         )
         return bucket
 
     # --- the distribution -------------------------------------------------------------------------------------
 
-    def _distribution(self, name_prefix: str, settings: SiteSettings, domain: DomainSettings | None,
-                      certificate_arn: str | None) -> CloudfrontDistribution:
-        managed_headers = settings.security_headers == "managed"
+    def _distribution(
+        self,
+        name_prefix: str,
+        settings: SiteSettings,
+        domain: DomainSettings | None,
+        certificate_arn: str | None,
+        headers_policy_id: str,
+        *,
+        origins: list[CloudfrontDistributionOrigin],
+        api_behaviors: list[CloudfrontDistributionOrderedCacheBehavior],
+    ) -> CloudfrontDistribution:
         if certificate_arn:
             certificate = CloudfrontDistributionViewerCertificate(
-                acm_certificate_arn=certificate_arn, ssl_support_method="sni-only",
+                acm_certificate_arn=certificate_arn,
+                ssl_support_method="sni-only",
                 minimum_protocol_version=CUSTOM_DOMAIN_TLS_POLICY,
             )
         else:
@@ -211,12 +283,12 @@ class StaticSite(Construct):
             enabled=True,
             comment=f"{name_prefix} static site",
             aliases=[domain.domain_name] if domain else None,
-            default_root_object="index.html",
+            default_root_object=INDEX_DOCUMENT,
             http_version="http2and3",
             is_ipv6_enabled=True,
             price_class=settings.price_class,
             wait_for_deployment=settings.wait_for_deployment,
-            origin=[self._bucket_origin],
+            origin=origins,
             default_cache_behavior=CloudfrontDistributionDefaultCacheBehavior(
                 target_origin_id=ORIGIN_ID,
                 viewer_protocol_policy="redirect-to-https",
@@ -224,8 +296,9 @@ class StaticSite(Construct):
                 cached_methods=["GET", "HEAD"],
                 cache_policy_id=CACHING_OPTIMIZED_POLICY_ID,
                 compress=True,
-                response_headers_policy_id=MANAGED_SECURITY_HEADERS_POLICY_ID if managed_headers else None,
+                response_headers_policy_id=headers_policy_id,
             ),
+            ordered_cache_behavior=api_behaviors or None,
             restrictions=CloudfrontDistributionRestrictions(
                 geo_restriction=CloudfrontDistributionRestrictionsGeoRestriction(restriction_type="none")
             ),
@@ -234,33 +307,52 @@ class StaticSite(Construct):
 
     # --- a custom domain --------------------------------------------------------------------------------------
 
-    def _certificate(self, domain: DomainSettings, provider: TerraformProvider | None) -> str:
+    def _certificate(self, domain: CustomDomain) -> str:
         """An ACM certificate in us-east-1 (CloudFront's region), validated by DNS records in the zone."""
-        if provider is None:
-            raise ValueError("a custom domain needs the us-east-1 provider for its certificate")
+        provider = domain.certificate_provider
         certificate = AcmCertificate(
-            self, "certificate", provider=provider, domain_name=domain.domain_name, validation_method="DNS",
+            self,
+            "certificate",
+            provider=provider,
+            domain_name=domain.settings.domain_name,
+            validation_method="DNS",
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
         )
         options = TerraformIterator.from_complex_list(certificate.domain_validation_options, "domain_name")
         records = Route53Record(
-            self, "certificate_validation_record", for_each=options, zone_id=domain.hosted_zone_id,
-            name=options.get_string("resource_record_name"), type=options.get_string("resource_record_type"),
-            records=[options.get_string("resource_record_value")], ttl=60, allow_overwrite=True,
+            self,
+            "certificate_validation_record",
+            for_each=options,
+            zone_id=domain.settings.hosted_zone_id,
+            name=options.get_string("resource_record_name"),
+            type=options.get_string("resource_record_type"),
+            records=[options.get_string("resource_record_value")],
+            ttl=60,
+            allow_overwrite=True,
         )
         validation = AcmCertificateValidation(
-            self, "certificate_validation", provider=provider, certificate_arn=certificate.arn,
+            self,
+            "certificate_validation",
+            provider=provider,
+            certificate_arn=certificate.arn,
             validation_record_fqdns=Token.as_list(TerraformIterator.from_resources(records).pluck_property("fqdn")),
         )
-        return validation.certificate_arn
+        certificate_arn: str = validation.certificate_arn
+        return certificate_arn
 
     def _alias_records(self, domain: DomainSettings) -> None:
         for record_type in ("A", "AAAA"):
             Route53Record(
-                self, f"alias_{record_type.lower()}", zone_id=domain.hosted_zone_id, name=domain.domain_name,
+                self,
+                f"alias_{record_type.lower()}",
+                zone_id=domain.hosted_zone_id,
+                name=domain.domain_name,
                 type=record_type,
-                alias=Route53RecordAlias(name=self.distribution.domain_name,
-                                         zone_id=self.distribution.hosted_zone_id, evaluate_target_health=False),
+                alias=Route53RecordAlias(
+                    name=self.distribution.domain_name,
+                    zone_id=self.distribution.hosted_zone_id,
+                    evaluate_target_health=False,
+                ),
             )
 
     # --- what the other tiers see -----------------------------------------------------------------------------
@@ -276,7 +368,8 @@ class StaticSite(Construct):
     def url(self) -> str:
         if self._site_origin:
             return f"{self._site_origin}/"
-        return Fn.format("https://%s/", [self.distribution.domain_name])
+        url: str = Fn.format("https://%s/", [self.distribution.domain_name])
+        return url
 
     @property
     def bucket_name(self) -> str:
@@ -286,47 +379,43 @@ class StaticSite(Construct):
     def distribution_id(self) -> str:
         return self.distribution.id
 
-    def page_api_url(self, api: ApiEndpoint) -> str:
-        """The URL the page calls: a path on its own origin in same-origin mode, else the API's own URL."""
-        return api.path if self._settings.api_same_origin else api.url
+    # --- the API through the site (same-origin mode) ----------------------------------------------------------
 
-    def connect_api(self, api: ApiEndpoint) -> None:
-        """Let the page reach the API: in same-origin mode a second origin and cache behavior for its path;
-        in every mode a response-headers policy (ours) whose CSP allows exactly where the page connects.
-
-        A method rather than a constructor argument because the API's CORS origin comes from this distribution:
-        the site is built first, then the API, then this.
-        """
-        if self._settings.api_same_origin:
-            self._route_api(api)
-        if self._settings.security_headers == "own":
-            policy = self._security_headers(None if self._settings.api_same_origin else api.origin)
-            self.distribution.default_cache_behavior.response_headers_policy_id = policy.id
-
-    def _route_api(self, api: ApiEndpoint) -> None:
-        self.distribution.put_origin([self._bucket_origin, CloudfrontDistributionOrigin(
-            origin_id=API_ORIGIN_ID, domain_name=api.domain, origin_path=f"/{api.stage}",
+    @staticmethod
+    def _api_origin(api: SiteApi) -> CloudfrontDistributionOrigin:
+        return CloudfrontDistributionOrigin(
+            origin_id=API_ORIGIN_ID,
+            domain_name=api.domain,
+            origin_path=api.origin_path,
             custom_origin_config=CloudfrontDistributionOriginCustomOriginConfig(
-                http_port=80, https_port=443, origin_protocol_policy="https-only",
-                origin_ssl_protocols=["TLSv1.2"],
+                http_port=80, https_port=443, origin_protocol_policy="https-only", origin_ssl_protocols=["TLSv1.2"]
             ),
-        )])
-        self.distribution.put_ordered_cache_behavior([CloudfrontDistributionOrderedCacheBehavior(
-            path_pattern=api.path, target_origin_id=API_ORIGIN_ID, viewer_protocol_policy="https-only",
-            allowed_methods=["GET", "HEAD", "OPTIONS"], cached_methods=["GET", "HEAD"],
-            cache_policy_id=CACHING_DISABLED_POLICY_ID,
-            origin_request_policy_id=ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY_ID, compress=True,
-        )])
+        )
 
-    def _security_headers(self, api_origin: str | None) -> CloudfrontResponseHeadersPolicy:
+    @staticmethod
+    def _api_behavior(api: SiteApi) -> CloudfrontDistributionOrderedCacheBehavior:
+        return CloudfrontDistributionOrderedCacheBehavior(
+            path_pattern=api.path,
+            target_origin_id=API_ORIGIN_ID,
+            viewer_protocol_policy="https-only",
+            allowed_methods=["GET", "HEAD", "OPTIONS"],
+            cached_methods=["GET", "HEAD"],
+            cache_policy_id=CACHING_DISABLED_POLICY_ID,
+            origin_request_policy_id=ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY_ID,
+            compress=True,
+        )
+
+    def _security_headers(self, name_prefix: str, api_origin: str | None) -> CloudfrontResponseHeadersPolicy:
         return CloudfrontResponseHeadersPolicy(
             self,
             "security_headers",
-            name=f"{self._name_prefix}-security-headers",
+            name=f"{name_prefix}-security-headers",
             comment="HSTS, nosniff, frame and referrer policy, and a CSP naming the API",
             security_headers_config=CloudfrontResponseHeadersPolicySecurityHeadersConfig(
                 strict_transport_security=CloudfrontResponseHeadersPolicySecurityHeadersConfigStrictTransportSecurity(
-                    access_control_max_age_sec=HSTS_MAX_AGE_SECONDS, include_subdomains=True, preload=True,
+                    access_control_max_age_sec=HSTS_MAX_AGE_SECONDS,
+                    include_subdomains=True,
+                    preload=True,
                     override=True,
                 ),
                 content_type_options=CloudfrontResponseHeadersPolicySecurityHeadersConfigContentTypeOptions(

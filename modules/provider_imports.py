@@ -31,10 +31,15 @@ def install_lean_provider_import(package: str = PACKAGE) -> bool:
     spec = importlib.util.find_spec(package)
     locations = list(spec.submodule_search_locations or []) if spec else []
     root = Path(locations[0]) if locations else None
-    if root is None or not all((root / part).is_file() for part in EXPECTED) or \
-            "from .._jsii import *" not in (root / "s3_bucket" / "__init__.py").read_text():
-        warnings.warn(f"{package} is not laid out as expected; importing it the stock (slow) way", RuntimeWarning,
-                      stacklevel=2)
+    if (
+        spec is None
+        or root is None
+        or not all((root / part).is_file() for part in EXPECTED)
+        or "from .._jsii import *" not in (root / "s3_bucket" / "__init__.py").read_text()
+    ):
+        warnings.warn(
+            f"{package} is not laid out as expected; importing it the stock (slow) way", RuntimeWarning, stacklevel=2
+        )
         return False
     sys.modules[package] = importlib.util.module_from_spec(spec)  # a package object, its __init__ not run
     return True

@@ -1,32 +1,83 @@
-"""One environment's stack: the provider, the three tiers wired together, and the outputs the deploy hook reads."""
+"""One environment's stack: the provider, the three tiers composed top to bottom, and the outputs the tools read."""
 
 from __future__ import annotations
 
-from cdktf import CloudBackend, LocalBackend, NamedCloudWorkspace, S3Backend, TerraformOutput, TerraformStack
+from dataclasses import asdict
+from typing import Any
+
+import jsii
+from cdktf import (
+    CloudBackend,
+    IResolveContext,
+    IStringProducer,
+    Lazy,
+    LocalBackend,
+    NamedCloudWorkspace,
+    S3Backend,
+    TerraformOutput,
+    TerraformStack,
+)
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
 from constructs import Construct
 
 from modules.alarms import ErrorAlarms
 from modules.api import UserApi
-from modules.config import EnvironmentSettings
+from modules.config import EmulatorSettings, EnvironmentSettings
 from modules.data import UserTable
-from modules.frontend import StaticSite
+from modules.frontend import CustomDomain, SiteApi, StaticSite
+from modules.outputs import StackOutputs
 
 # The 20.x bindings are generated for provider 5.99; 5.100.0 is the final 5.x release.
 AWS_PROVIDER_CONSTRAINT = "~> 5.99"
 # Every service the stack talks to; in local mode each is pointed at the emulator.
-EMULATED_SERVICES = ("acm", "apigateway", "cloudfront", "cloudwatch", "cloudwatchlogs", "dynamodb", "iam", "lambda_",
-                     "route53", "s3", "sns", "sts")
+EMULATED_SERVICES = (
+    "acm",
+    "apigateway",
+    "cloudfront",
+    "cloudwatch",
+    "cloudwatchlogs",
+    "dynamodb",
+    "iam",
+    "lambda_",
+    "route53",
+    "s3",
+    "sns",
+    "sts",
+)
 
 
-def local_provider_options(emulator_url: str) -> dict:
+def local_state_path(stack: str) -> str:
+    """The local backend's state file, relative to the stack's folder (<outdir>/stacks/<stack>, where Terraform
+    runs): beside <outdir>, so at the project root for cdktf.out. Relative, so the output is the same on every
+    machine."""
+    return f"../../../terraform.{stack}.tfstate"
+
+
+def local_provider_options(emulator: EmulatorSettings) -> dict[str, Any]:
     """Provider arguments that send every call to the emulator. Credentials come from the environment."""
     return {
-        "endpoints": [AwsProviderEndpoints(**{service: emulator_url for service in EMULATED_SERVICES})],
+        "endpoints": [AwsProviderEndpoints(**dict.fromkeys(EMULATED_SERVICES, emulator.url))],
         "skip_credentials_validation": True,
         "skip_metadata_api_check": "true",
         "s3_use_path_style": True,
     }
+
+
+@jsii.implements(IStringProducer)
+class LateBound:
+    """A value named before it exists, filled in once it does; Terraform sees only the final value."""
+
+    def __init__(self) -> None:
+        self._value: str | None = None
+        self.token: str = Lazy.string_value(self)
+
+    def bind(self, value: str) -> None:
+        self._value = value
+
+    def produce(self, context: IResolveContext) -> str | None:
+        if self._value is None:
+            raise RuntimeError("a late-bound value was used but never bound")
+        return self._value
 
 
 class UserAppStack(TerraformStack):
@@ -34,59 +85,100 @@ class UserAppStack(TerraformStack):
 
     def __init__(self, scope: Construct, settings: EnvironmentSettings) -> None:
         super().__init__(scope, settings.name)
-        extra = local_provider_options(settings.emulator_url) if settings.is_local else {}
-        tags = [AwsProviderDefaultTags(
-            tags={"Project": settings.project, "Environment": settings.name, "ManagedBy": "cdktf"}
-        )]
+        extra = local_provider_options(settings.emulator) if settings.emulator else {}
+        tags = [
+            AwsProviderDefaultTags(
+                tags={"Project": settings.project, "Environment": settings.name, "ManagedBy": "cdktf"}
+            )
+        ]
         AwsProvider(self, "aws", region=settings.region, default_tags=tags, **extra)
-        # CloudFront takes certificates only from us-east-1.
-        certificate_provider = AwsProvider(
-            self, "aws_us_east_1", alias="us_east_1", region="us-east-1", default_tags=tags, **extra
-        ) if settings.domain else None
         self.add_override("terraform.required_providers.aws.version", AWS_PROVIDER_CONSTRAINT)
         self._backend(settings)
 
         table = UserTable(self, "UserTable", table_name=settings.table_name, settings=settings.data)
-        site = StaticSite(self, "StaticSite", name_prefix=settings.name_prefix, settings=settings.site,
-                          site_origin=settings.site_origin, domain=settings.domain,
-                          certificate_provider=certificate_provider)
-        allowed_origin = "*" if settings.site.allow_any_origin else site.origin
-        api = UserApi(
-            self, "UserApi", name_prefix=settings.name_prefix, region=settings.region, function=settings.function,
-            api=settings.api, table_name=table.name, table_arn=table.arn, allowed_origin=allowed_origin,
-        )
-        site.connect_api(api.endpoint)
-        if settings.alarms.enabled:
-            ErrorAlarms(self, "ErrorAlarms", name_prefix=settings.name_prefix, settings=settings.alarms,
-                        function_name=api.function_name, api_name=api.api_name, stage_name=api.stage_name)
 
-        outputs = {
-            "site_url": (site.url, "Where browsers load the site"),
-            "api_url": (api.url, "GET this with ?userId=…"),
-            "page_api_url": (site.page_api_url(api.endpoint), "What the page calls: the API, or a path on the site"),
-            "bucket_name": (site.bucket_name, "The post-apply hook publishes web/ here"),
-            "distribution_id": (site.distribution_id, "The post-apply hook invalidates this"),
-            "table_name": (table.name, "The users table"),
-            "function_name": (api.function_name, "The get-user function"),
-        }
-        for name, (value, description) in outputs.items():
-            TerraformOutput(self, name, value=value, description=description)
+        # The one place where two tiers need each other. The API answers CORS for the site's origin; the site's
+        # CSP, and in same-origin mode one of its routes, names the API. Unless configured, the site's origin is
+        # the distribution's own domain name, which exists only once the site does: it is bound after.
+        site_origin = LateBound()
+        api = UserApi(
+            self,
+            "UserApi",
+            name_prefix=settings.name_prefix,
+            region=settings.region,
+            function=settings.function,
+            api=settings.api,
+            table_name=table.name,
+            table_statement=table.grant_read_item(),
+            allowed_origin="*" if settings.site.allow_any_origin else settings.site_origin or site_origin.token,
+            public_origin=settings.emulator.api_origin if settings.emulator else None,
+        )
+        site = StaticSite(
+            self,
+            "StaticSite",
+            name_prefix=settings.name_prefix,
+            settings=settings.site,
+            api=SiteApi(origin=api.origin, domain=api.domain, origin_path=api.origin_path, path=api.path),
+            site_origin=settings.site_origin,
+            domain=self._custom_domain(settings, tags, extra),
+        )
+        site_origin.bind(site.origin)
+
+        if settings.alarms.enabled:
+            ErrorAlarms(
+                self,
+                "ErrorAlarms",
+                name_prefix=settings.name_prefix,
+                settings=settings.alarms,
+                function_name=api.function_name,
+                api_name=api.api_name,
+                stage_name=api.stage_name,
+            )
+
+        outputs = StackOutputs(
+            site_url=site.url,
+            api_url=api.url,
+            # Same-origin: the page calls the API path on its own origin.
+            page_api_url=api.path if settings.site.api_same_origin else api.url,
+            bucket_name=site.bucket_name,
+            distribution_id=site.distribution_id,
+            table_name=table.name,
+            function_name=api.function_name,
+            api_id=api.api_id,
+            api_stage=api.stage_name,
+        )
+        descriptions = StackOutputs.descriptions()
+        for name, value in asdict(outputs).items():
+            TerraformOutput(self, name, value=value, description=descriptions[name])
+
+    def _custom_domain(
+        self, settings: EnvironmentSettings, tags: list[AwsProviderDefaultTags], extra: dict[str, Any]
+    ) -> CustomDomain | None:
+        if settings.domain is None:
+            return None
+        # CloudFront takes certificates only from us-east-1.
+        provider = AwsProvider(self, "aws_us_east_1", alias="us_east_1", region="us-east-1", default_tags=tags, **extra)
+        return CustomDomain(settings.domain, provider)
 
     def _backend(self, settings: EnvironmentSettings) -> None:
         backend = settings.backend
         if backend.kind == "s3":
             S3Backend(
-                self, bucket=backend.bucket, key=backend.key or f"{settings.project}/{settings.name}/terraform.tfstate",
-                region=backend.region or settings.region, encrypt=True, kms_key_id=backend.kms_key_id,
+                self,
+                bucket=backend.bucket or "",
+                key=backend.key or f"{settings.project}/{settings.name}/terraform.tfstate",
+                region=backend.region or settings.region,
+                encrypt=True,
+                kms_key_id=backend.kms_key_id,
             )
             # S3's own lock file (Terraform 1.10+) instead of a DynamoDB lock table; CDKTF 0.21 lacks the argument.
             self.add_override("terraform.backend.s3.use_lockfile", True)
         elif backend.kind == "cloud":
             CloudBackend(
-                self, organization=backend.organization, hostname=backend.hostname,
+                self,
+                organization=backend.organization or "",
+                hostname=backend.hostname,
                 workspaces=NamedCloudWorkspace(backend.workspace or settings.name_prefix, backend.project),
             )
         else:
-            # One state file per stack at the project root (git-ignored); relative, so the output is the same on
-            # every machine. Paths are relative to cdktf.out/stacks/<stack>, where Terraform runs.
-            LocalBackend(self, path=f"../../../terraform.{settings.name}.tfstate")
+            LocalBackend(self, path=local_state_path(settings.name))

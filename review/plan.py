@@ -10,72 +10,58 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
-from terraform_cli import PROJECT_DIR, terraform, write_cli_config
-
-
-def _error(done) -> str:
-    lines = [line.strip(" │╷╵") for line in done.stderr.splitlines() if line.strip(" │╷╵")]
-    return next((line for line in lines if line.startswith("Error:")), lines[-1] if lines else "unknown error")
+from terraform_cli import PROJECT_DIR, ResourceChange, Terraform, TerraformError, resource_changes, write_cli_config
 
 
-def plan_stack(stack: str, outdir: Path, out: Path, cli_config: Path) -> dict:
-    """Init and plan the stack synthesized into `outdir`; return `terraform show -json` of the plan."""
-    directory = outdir / "stacks" / stack
+def plan_stack(directory: Path, out: Path, cli_config: Path) -> dict[str, Any]:
+    """Init and plan the stack synthesized into `directory`; return `terraform show -json` of the plan."""
     if not (directory / "cdk.tf.json").is_file():
-        raise RuntimeError(f"{directory}/cdk.tf.json not found: synthesize first (drop --skip-synth)")
+        raise TerraformError(f"{directory}/cdk.tf.json not found: synthesize first (drop --skip-synth)")
     out.mkdir(parents=True, exist_ok=True)
-    plan_file = (out / f"{stack}.tfplan").resolve()
-    for args in (["init", "-input=false", "-no-color"],
-                 ["plan", "-input=false", "-no-color", "-lock-timeout=60s", f"-out={plan_file}"]):
-        done = terraform(args, directory, cli_config)
-        if done.returncode != 0:
-            raise RuntimeError(f"terraform {args[0]} failed: {_error(done)}")
-    shown = terraform(["show", "-json", str(plan_file)], directory, cli_config)
-    if shown.returncode != 0:
-        raise RuntimeError(f"terraform show failed: {_error(shown)}")
-    (out / f"{stack}.plan.json").write_text(shown.stdout)
-    return json.loads(shown.stdout)
+    plan_file = out / f"{directory.name}.tfplan"
+    terraform = Terraform(directory, cli_config)
+    terraform.init()
+    terraform.plan(plan_file)
+    plan = terraform.show(plan_file)
+    (out / f"{directory.name}.plan.json").write_text(json.dumps(plan))
+    return plan
 
 
-def changes(plan: dict) -> list[tuple[str, str]]:
-    """(action, address) for every resource the plan would change."""
-    found = []
-    for change in plan.get("resource_changes", []):
-        actions = change["change"]["actions"]
-        if actions != ["no-op"]:
-            found.append(("replace" if set(actions) == {"create", "delete"} else "/".join(actions),
-                          change["address"]))
-    return found
+def render(changes: list[ResourceChange]) -> str:
+    counts = Counter(change.action for change in changes)
+    lines = [f"{change.action:<14} {change.address}" for change in changes]
+    lines.append(f"{len(changes)} change(s): " + (", ".join(f"{n} {a}" for a, n in sorted(counts.items())) or "none"))
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m review.plan", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m review.plan", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("stack", help="the stack (environment) to plan, e.g. prod")
     parser.add_argument("--out", type=Path, default=PROJECT_DIR / "plans", help="where to save the plan (plans/)")
     parser.add_argument("--skip-synth", action="store_true", help="plan the synthesized stack as it is")
-    parser.add_argument("--outdir", type=Path, default=PROJECT_DIR / "cdktf.out",
-                        help="where the app is synthesized (cdktf.out; local mode uses .local/cdktf.out)")
+    parser.add_argument(
+        "--outdir",
+        type=Path,
+        default=PROJECT_DIR / "cdktf.out",
+        help="where the app is synthesized (cdktf.out; local mode uses .local/cdktf.out)",
+    )
     args = parser.parse_args(argv)
+    directory = args.outdir / "stacks" / args.stack
     if not args.skip_synth:
-        from main import build_app
+        from main import synth
         from modules.config import load_environment
 
-        build_app([load_environment(args.stack)], str(args.outdir)).synth()
-    with tempfile.TemporaryDirectory(prefix="plan-") as scratch:
-        try:
-            plan = plan_stack(args.stack, args.outdir, args.out, write_cli_config(Path(scratch) / "cli.tfrc"))
-        except RuntimeError as exc:
-            print(f"plan: error: {exc}", file=sys.stderr)
-            return 1
-    found = changes(plan)
-    for action, address in found:
-        print(f"{action:<14} {address}")
-    counts = Counter(action for action, _ in found)
-    print(f"{len(found)} change(s): " + (", ".join(f"{n} {a}" for a, n in sorted(counts.items())) or "none"))
+        (directory,) = synth([load_environment(args.stack)], args.outdir).values()
+    try:
+        plan = plan_stack(directory, args.out, write_cli_config(args.out / "terraform.rc"))
+    except TerraformError as exc:
+        print(f"plan: error: {exc}", file=sys.stderr)
+        return 1
+    print(render(resource_changes(plan)))
     print(f"saved {args.out / (args.stack + '.tfplan')} and {args.out / (args.stack + '.plan.json')}")
     return 0
 

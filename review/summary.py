@@ -9,7 +9,9 @@ import subprocess
 import sys
 import tempfile
 from collections import defaultdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from terraform_cli import PROJECT_DIR, cdktf_command
 
@@ -17,38 +19,57 @@ from terraform_cli import PROJECT_DIR, cdktf_command
 TIERS = {"UserTable": "data", "UserApi": "logic", "StaticSite": "presentation"}
 
 
-def synthesize(stack: str, outdir: Path) -> dict:
+def synthesize(stack: str, outdir: Path) -> dict[str, Any]:
     """Synthesize one stack with the app's own entry point and return its Terraform JSON."""
-    from main import build_app
+    from main import synth
     from modules.config import load_environment
 
-    build_app([load_environment(stack)], str(outdir)).synth()
-    return json.loads((outdir / "stacks" / stack / "cdk.tf.json").read_text())
+    (directory,) = synth([load_environment(stack)], outdir).values()
+    config: dict[str, Any] = json.loads((directory / "cdk.tf.json").read_text())
+    return config
 
 
-def _tier(resource: dict) -> str:
+def _tier(resource: dict[str, Any]) -> str:
     path = resource.get("//", {}).get("metadata", {}).get("path", "")
     parts = path.split("/")
     return TIERS.get(parts[1], "stack") if len(parts) > 2 else "stack"
 
 
-def _list(value) -> list:
+def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def permissions(config: dict) -> list[dict]:
-    """Every permission the stack writes down, from identity, trust, bucket and function resource policies."""
-    resources = config.get("resource", {})
-    found = []
+@dataclass(frozen=True)
+class Grant:
+    """One permission the stack writes down: in which policy, allowed or denied, to whom, what, on what."""
 
-    def add(source: str, document: str) -> None:
+    policy: str
+    effect: str
+    principal: str  # JSON of the statement's Principal; "null" in an identity policy
+    action: str
+    resource: str
+    condition: str  # JSON of the statement's Condition; "null" without one
+
+
+def permissions(config: dict[str, Any]) -> list[Grant]:
+    """Every permission the stack writes down: identity, trust, bucket and function resource policies."""
+    resources = config.get("resource", {})
+    found: list[Grant] = []
+
+    def add(policy: str, document: str, default_resource: str = "(this role)") -> None:
         for statement in json.loads(document)["Statement"]:
             for action in _list(statement["Action"]):
-                for target in _list(statement.get("Resource", "(this role)")):
-                    found.append({"policy": source, "effect": statement["Effect"],
-                                  "principal": statement.get("Principal", "(the role's session)"),
-                                  "action": action, "resource": target,
-                                  "condition": statement.get("Condition")})
+                for target in _list(statement.get("Resource", default_resource)):
+                    found.append(
+                        Grant(
+                            policy,
+                            statement["Effect"],
+                            json.dumps(statement.get("Principal"), sort_keys=True),
+                            action,
+                            target,
+                            json.dumps(statement.get("Condition"), sort_keys=True),
+                        )
+                    )
 
     for name, policy in resources.get("aws_iam_role_policy", {}).items():
         add(f"role policy {name}", policy["policy"])
@@ -57,13 +78,20 @@ def permissions(config: dict) -> list[dict]:
     for name, policy in resources.get("aws_s3_bucket_policy", {}).items():
         add(f"bucket policy {name}", policy["policy"])
     for name, permission in resources.get("aws_lambda_permission", {}).items():
-        found.append({"policy": f"function permission {name}", "effect": "Allow",
-                      "principal": {"Service": permission["principal"]}, "action": permission["action"],
-                      "resource": permission["function_name"], "condition": {"SourceArn": permission["source_arn"]}})
+        found.append(
+            Grant(
+                f"function permission {name}",
+                "Allow",
+                json.dumps({"Service": permission["principal"]}),
+                permission["action"],
+                permission["function_name"],
+                json.dumps({"SourceArn": permission["source_arn"]}),
+            )
+        )
     return found
 
 
-def public_surface(config: dict) -> list[str]:
+def public_surface(config: dict[str, Any]) -> list[str]:
     """What anyone on the internet can reach, and what is explicitly kept private."""
     resources = config.get("resource", {})
     surface = []
@@ -74,15 +102,16 @@ def public_surface(config: dict) -> list[str]:
     for method in methods:
         surface.append(f"API Gateway {method['http_method']} /users, authorization {method['authorization']}")
     for block in resources.get("aws_s3_bucket_public_access_block", {}).values():
-        flags = [k for k in ("block_public_acls", "block_public_policy", "ignore_public_acls",
-                             "restrict_public_buckets") if block.get(k)]
+        flags = [
+            k
+            for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
+            if block.get(k)
+        ]
         surface.append(f"S3 bucket: private ({len(flags)}/4 Block Public Access flags)")
-    for function in resources.get("aws_lambda_function_url", {}).values():
-        surface.append(f"Lambda function URL, auth {function.get('authorization_type')}")
     return surface
 
 
-def cors_origins(config: dict) -> dict[str, list[str]]:
+def cors_origins(config: dict[str, Any]) -> dict[str, list[str]]:
     """Every place an allowed CORS origin is configured, and its value."""
     resources = config.get("resource", {})
     found: dict[str, list[str]] = defaultdict(list)
@@ -101,14 +130,14 @@ def cors_origins(config: dict) -> dict[str, list[str]]:
     return dict(found)
 
 
-def summarize(config: dict) -> dict:
+def summarize(config: dict[str, Any]) -> dict[str, Any]:
     by_tier: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for resource_type, resources in config.get("resource", {}).items():
         for resource in resources.values():
             by_tier[_tier(resource)][resource_type] += 1
     return {
         "resources": {tier: dict(sorted(types.items())) for tier, types in sorted(by_tier.items())},
-        "permissions": permissions(config),
+        "permissions": [asdict(grant) for grant in permissions(config)],
         "public": public_surface(config),
         "cors_origins": cors_origins(config),
         "outputs": {name: output["value"] for name, output in config.get("output", {}).items()},
@@ -116,15 +145,16 @@ def summarize(config: dict) -> dict:
     }
 
 
-def render(summary: dict) -> str:
+def render(summary: dict[str, Any]) -> str:
     lines = ["Resources by tier:"]
     for tier, types in summary["resources"].items():
         lines.append(f"  {tier}: " + ", ".join(f"{t} x{n}" for t, n in types.items()))
     lines.append("Permissions (effect action -> resource [principal]):")
     for grant in summary["permissions"]:
-        principal = json.dumps(grant["principal"]) if not isinstance(grant["principal"], str) else grant["principal"]
-        condition = f" if {json.dumps(grant['condition'])}" if grant["condition"] else ""
-        lines.append(f"  {grant['effect']:<5} {grant['action']} -> {grant['resource']} [{principal}]{condition}")
+        condition = f" if {grant['condition']}" if grant["condition"] != "null" else ""
+        lines.append(
+            f"  {grant['effect']:<5} {grant['action']} -> {grant['resource']} [{grant['principal']}]{condition}"
+        )
     lines.append("Publicly reachable / kept private:")
     lines += [f"  {item}" for item in summary["public"]]
     lines.append("CORS allowed origins:")
@@ -138,8 +168,14 @@ def render(summary: dict) -> str:
 def write_hcl(stack: str, directory: Path) -> None:
     """`cdktf synth --hcl` of one stack into `directory`, for humans who read HCL."""
     env = {**os.environ, "APP_ENVIRONMENTS": stack, "CI": "1"}
-    subprocess.run(cdktf_command(["synth", "--hcl", "--output", str(directory)]), cwd=PROJECT_DIR, env=env,
-                   check=True, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    subprocess.run(
+        cdktf_command(["synth", "--hcl", "--output", str(directory)]),
+        cwd=PROJECT_DIR,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,70 +1,26 @@
-"""The project's own Terraform CLI configuration, and running the Terraform CLI with it.
+"""Terraform for this project: its own CLI configuration (`config`) and one runner that reads Terraform's
+machine-readable output (`runner`), used by local mode, deploy, review and the tests."""
 
-Terraform installs providers from the registry by default. Where a filesystem mirror is given (offline machines,
-CI), the config installs them from the mirror instead; Terraform then links the provider rather than copying it.
-The mirror directory comes from TF_PROVIDER_MIRROR (scripts discover it); nothing here hard-wires a path.
-"""
+from terraform_cli.config import MIRROR_ENV, PROJECT_DIR, cdktf_command, terraform_env, write_cli_config
+from terraform_cli.runner import (
+    Diagnostic,
+    ResourceChange,
+    Terraform,
+    TerraformError,
+    TerraformStopped,
+    resource_changes,
+)
 
-from __future__ import annotations
-
-import json
-import os
-import shutil
-import subprocess
-from collections.abc import Mapping, Sequence
-from pathlib import Path
-
-MIRROR_ENV = "TF_PROVIDER_MIRROR"
-
-
-class TerraformMissing(RuntimeError):
-    """The Terraform CLI is not on PATH."""
-
-
-def cli_config_text(mirror_dir: str | None) -> str:
-    """A Terraform CLI config: the mirror for everything it holds when given, the registry otherwise."""
-    if mirror_dir:
-        block = (f"  filesystem_mirror {{\n    path    = {json.dumps(str(mirror_dir))}\n"
-                 f"    include = [\"registry.terraform.io/*/*\"]\n  }}\n"
-                 "  direct {\n    exclude = [\"registry.terraform.io/*/*\"]\n  }\n")
-    else:
-        block = "  direct {}\n"
-    return f"provider_installation {{\n{block}}}\n"
-
-
-def write_cli_config(path: Path, env: Mapping[str, str] | None = None) -> Path:
-    """Write the CLI config for this machine to `path` and return it."""
-    env = os.environ if env is None else env
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(cli_config_text(env.get(MIRROR_ENV) or None))
-    return path
-
-
-def terraform_env(cli_config: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment for a Terraform run: our CLI config, no prompts, no update checks."""
-    result = dict(os.environ if env is None else env)
-    result.update(TF_CLI_CONFIG_FILE=str(cli_config), TF_IN_AUTOMATION="1", TF_INPUT="0",
-                  CHECKPOINT_DISABLE="1")
-    return result
-
-
-def terraform(args: Sequence[str], cwd: Path, cli_config: Path, env: Mapping[str, str] | None = None,
-              ) -> subprocess.CompletedProcess:
-    """Run `terraform <args>` in `cwd`, capturing its output."""
-    binary = shutil.which("terraform")
-    if binary is None:
-        raise TerraformMissing("terraform is not on PATH: install Terraform 1.10 or newer "
-                               "(https://developer.hashicorp.com/terraform/install)")
-    return subprocess.run([binary, *args], cwd=cwd, env=terraform_env(cli_config, env), capture_output=True,
-                          text=True, check=False)
-
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-
-
-def cdktf_command(args: Sequence[str]) -> list[str]:
-    """The pinned CDKTF CLI (node_modules, from package-lock.json) with `args`."""
-    local = PROJECT_DIR / "node_modules" / ".bin" / "cdktf"
-    if not local.exists():
-        raise FileNotFoundError("the CDKTF CLI is not installed: run scripts/setup (npm ci)")
-    return [str(local), *args]
+__all__ = [
+    "MIRROR_ENV",
+    "PROJECT_DIR",
+    "Diagnostic",
+    "ResourceChange",
+    "Terraform",
+    "TerraformError",
+    "TerraformStopped",
+    "cdktf_command",
+    "resource_changes",
+    "terraform_env",
+    "write_cli_config",
+]

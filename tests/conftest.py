@@ -7,10 +7,12 @@ import json
 import os
 import shutil
 import uuid
-import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -29,16 +31,17 @@ class SynthesizedStack:
 
     name: str
     directory: Path
-    config: dict
+    config: dict[str, Any]
 
     @property
     def text(self) -> str:
         return json.dumps(self.config)
 
-    def resources(self, resource_type: str) -> dict[str, dict]:
-        return self.config.get("resource", {}).get(resource_type, {})
+    def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = self.config.get("resource", {}).get(resource_type, {})
+        return found
 
-    def only(self, resource_type: str) -> dict:
+    def only(self, resource_type: str) -> dict[str, Any]:
         """The one resource of a type; fails if there are none or several."""
         found = list(self.resources(resource_type).values())
         assert len(found) == 1, f"expected one {resource_type}, found {len(found)}"
@@ -49,42 +52,50 @@ class SynthesizedStack:
         (logical_id,) = self.resources(resource_type)
         return f"${{{resource_type}.{logical_id}.{attribute}}}"
 
+    def outputs(self) -> dict[str, str]:
+        return {name: output["value"] for name, output in self.config["output"].items()}
+
+
+def synthesize(settings: list[Any], outdir: Path) -> dict[str, SynthesizedStack]:
+    """Synthesize environments with the app's own entry point and read each stack back."""
+    from main import synth
+
+    return {
+        name: SynthesizedStack(name, directory, json.loads((directory / "cdk.tf.json").read_text()))
+        for name, directory in synth(settings, outdir).items()
+    }
+
 
 @pytest.fixture(scope="session")
-def synthesized(tmp_path_factory) -> dict[str, SynthesizedStack]:
-    from main import build_app
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SynthesizedStack]:
     from modules.config import ENVIRONMENTS, load_environment
 
-    outdir = tmp_path_factory.mktemp("cdktf.out")
-    build_app([load_environment(name, LOCAL_ENV) for name in ENVIRONMENTS], str(outdir)).synth()
-    stacks = {}
-    for name in ENVIRONMENTS:
-        directory = outdir / "stacks" / name
-        stacks[name] = SynthesizedStack(name, directory, json.loads((directory / "cdk.tf.json").read_text()))
-    return stacks
+    return synthesize(
+        [load_environment(name, LOCAL_ENV) for name in ENVIRONMENTS], tmp_path_factory.mktemp("cdktf.out")
+    )
 
 
 @pytest.fixture(scope="session")
-def prod(synthesized) -> SynthesizedStack:
+def prod(synthesized: dict[str, SynthesizedStack]) -> SynthesizedStack:
     return synthesized["prod"]
 
 
 @pytest.fixture(scope="session")
-def local(synthesized) -> SynthesizedStack:
+def local(synthesized: dict[str, SynthesizedStack]) -> SynthesizedStack:
     return synthesized["local"]
 
 
-def pytest_configure(config):
+def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "runs_last: tear-down checks that must run after every other test")
 
 
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Tests that tear the shared local stack down run after all tests that use it.
     items.sort(key=lambda item: item.get_closest_marker("runs_last") is not None)
 
 
 @pytest.fixture(scope="session")
-def cli_config(tmp_path_factory) -> Path:
+def cli_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The project's Terraform CLI config for this machine (provider mirror from TF_PROVIDER_MIRROR)."""
     from terraform_cli import write_cli_config
 
@@ -93,12 +104,20 @@ def cli_config(tmp_path_factory) -> Path:
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Root in a sandbox with no network beyond loopback: no sandbox, no background traffic.
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
 
 
 @pytest.fixture(scope="session")
-def browser():
+def browser() -> Iterator[Any]:
     """One headless Chromium (Debian's package, never a downloaded one) for the whole session."""
     from playwright.sync_api import sync_playwright
 
@@ -109,7 +128,7 @@ def browser():
 
 
 @pytest.fixture(scope="session")
-def emulator():
+def emulator() -> Iterator[Any]:
     """One AWS emulator (moto server over HTTP) shared by the tests that need AWS."""
     from local_stack.emulator import start_emulator
 
@@ -119,64 +138,82 @@ def emulator():
 
 
 @pytest.fixture
-def aws(emulator, monkeypatch):
+def aws(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The standard environment variables pointing boto3 at the emulator; returns a session."""
     import boto3
 
-    from local_stack.emulator import FAKE_CREDENTIALS
-
-    for name, value in {**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": "us-east-1",
-                        "AWS_ENDPOINT_URL": emulator.url}.items():
+    for name, value in emulator.environment().items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     return boto3.session.Session()
 
 
 @contextmanager
-def running_local_stack(**options):
-    """The whole stack deployed into an emulator and served on free ports; the environment restored after."""
-    from local_stack.run import LocalOptions, LocalStack
+def running_local_stack(work_dir: Path, **options: Any) -> Iterator[Any]:
+    """The whole stack deployed into an emulator of its own and served on free ports."""
+    from local_stack.stack import LocalOptions, LocalStack
 
-    saved = dict(os.environ)
-    lines: list[str] = []
-    stack = LocalStack(LocalOptions(site_port=0, api_port=0, **options), log=lines.append)
+    stack = LocalStack(LocalOptions(site_port=0, api_port=0, work_dir=work_dir, **options), log=lambda line: None)
     try:
         stack.start()
-        for line in lines:
-            if line.startswith("apply failed"):  # shown in the run's warnings summary, so CI logs keep it
-                warnings.warn(line, stacklevel=1)
         yield stack
     finally:
         stack.stop()
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 @pytest.fixture(scope="session")
-def local_stack():
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The cross-origin local stack, once per test session."""
-    with running_local_stack() as stack:
+    with running_local_stack(tmp_path_factory.mktemp("local-stack")) as stack:
         yield stack
 
 
-def load_handler():
+def validation_errors(directory: Path, cli_config: Path) -> list[str]:
+    """`terraform validate` of a synthesized stack with the real CLI and provider: its errors and warnings."""
+    from terraform_cli import Terraform
+
+    terraform = Terraform(directory, cli_config)
+    terraform.init(backend=False)
+    return [f"{d.severity}: {d}" for d in terraform.validate()]
+
+
+def load_handler() -> ModuleType:
     """A fresh copy of the module, as a new Lambda container would load it (no client cached yet)."""
     spec = importlib.util.spec_from_file_location("get_user_handler", HANDLER_PATH)
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
+def function_environment(table: str) -> dict[str, str]:
+    """The variables the stack gives the function, for a table of the tests' own."""
+    from modules.api import CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS
+
+    return {
+        "TABLE_NAME": table,
+        "ALLOWED_ORIGIN": ORIGIN,
+        "ALLOWED_METHODS": CORS_ALLOW_METHODS,
+        "ALLOWED_HEADERS": CORS_ALLOW_HEADERS,
+    }
+
+
 @pytest.fixture
-def handler(aws, monkeypatch):
+def handler(aws: Any, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """The handler over a fresh users table in the emulator, reached through AWS_ENDPOINT_URL."""
     table = f"users-{uuid.uuid4().hex[:12]}"
-    monkeypatch.setenv("TABLE_NAME", table)
-    monkeypatch.setenv("ALLOWED_ORIGIN", ORIGIN)
+    for name, value in function_environment(table).items():
+        monkeypatch.setenv(name, value)
     dynamodb = aws.client("dynamodb")
-    dynamodb.create_table(TableName=table, KeySchema=[{"AttributeName": "userId", "KeyType": "HASH"}],
-                          AttributeDefinitions=[{"AttributeName": "userId", "AttributeType": "S"}],
-                          BillingMode="PAY_PER_REQUEST")
-    dynamodb.put_item(TableName=table, Item={"userId": {"S": "1"}, "name": {"S": "Test User"},
-                                             "email": {"S": "test@example.com"}, "age": {"N": "42"}})
+    dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "userId", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "userId", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.put_item(
+        TableName=table,
+        Item={"userId": {"S": "1"}, "name": {"S": "Test User"}, "email": {"S": "test@example.com"}, "age": {"N": "42"}},
+    )
     return load_handler()

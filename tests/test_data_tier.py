@@ -6,12 +6,16 @@ import cdktf
 
 
 def test_table_is_keyed_by_user_id_and_billed_on_demand(prod):
-    assert cdktf.Testing.to_have_resource_with_properties(prod.text, "aws_dynamodb_table", {
-        "name": "three-tier-prod-users",
-        "hash_key": "userId",
-        "attribute": [{"name": "userId", "type": "S"}],
-        "billing_mode": "PAY_PER_REQUEST",
-    })
+    assert cdktf.Testing.to_have_resource_with_properties(
+        prod.text,
+        "aws_dynamodb_table",
+        {
+            "name": "three-tier-prod-users",
+            "hash_key": "userId",
+            "attribute": [{"name": "userId", "type": "S"}],
+            "billing_mode": "PAY_PER_REQUEST",
+        },
+    )
 
 
 def test_table_is_encrypted_with_point_in_time_recovery(prod, local):
@@ -37,5 +41,7 @@ def test_seed_item_is_the_test_user_in_dynamodb_json(prod):
     item = prod.only("aws_dynamodb_table_item")
     assert item["table_name"] == prod.ref("aws_dynamodb_table", "name")
     assert json.loads(item["item"]) == {
-        "userId": {"S": "1"}, "name": {"S": "Test User"}, "email": {"S": "test@example.com"}
+        "userId": {"S": "1"},
+        "name": {"S": "Test User"},
+        "email": {"S": "test@example.com"},
     }

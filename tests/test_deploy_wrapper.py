@@ -1,22 +1,36 @@
-"""`python -m hooks.deploy <stack>`: cdktf deploy, then the hook; nothing is published when the deploy fails."""
+"""`python -m hooks.deploy <stack>`: synth, terraform init and apply, then the hook; nothing is published when the
+deploy fails."""
 
 from __future__ import annotations
+
+import pytest
 
 from hooks import deploy
 
 
 def test_usage_is_printed_without_a_stack(capsys):
-    assert deploy.main([]) == 2
-    assert "python -m hooks.deploy prod" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        deploy.main([])
+    assert exit_info.value.code == 2
+    assert "usage: python -m hooks.deploy" in capsys.readouterr().err
 
 
-def test_failed_deploy_publishes_nothing(monkeypatch, tmp_path, capsys):
-    # Run the real CDKTF CLI where there is no project (no cdktf.json): it fails before synthesizing anything,
-    # so the project's cdktf.out, which other tests deploy from, is left alone.
-    monkeypatch.setattr(deploy, "PROJECT_DIR", tmp_path)
+def test_unknown_stack_names_the_allowed_ones(capsys, tmp_path):
+    assert deploy.main(["staging", "--outdir", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == (
+        "deploy: error: environment: 'staging' is not allowed; allowed values: local, prod; nothing was published\n"
+    )
+
+
+def test_failed_deploy_publishes_nothing_and_says_what_terraform_said(monkeypatch, tmp_path, capsys):
+    # An empty provider mirror on a machine without registry access: terraform init fails, for real.
+    (tmp_path / "empty-mirror").mkdir()
+    monkeypatch.setenv("TF_PROVIDER_MIRROR", str(tmp_path / "empty-mirror"))
     published = []
-    monkeypatch.setattr(deploy.post_apply, "main", lambda argv: published.append(argv) or 0)
-    code = deploy.main(["no-such-stack"])
-    assert code != 0
+    monkeypatch.setattr(deploy, "publish_site", lambda *args, **kwargs: published.append(args))
+    assert deploy.main(["prod", "--outdir", str(tmp_path / "out")]) == 1
     assert published == []
-    assert "deploy: error: cdktf deploy no-such-stack failed" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("deploy: error: terraform init failed: ")
+    assert "hashicorp/aws" in err
+    assert err.endswith("; nothing was published\n")

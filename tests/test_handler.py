@@ -5,15 +5,20 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import ORIGIN, load_handler
+
+from tests.conftest import ORIGIN, load_handler
 
 
 def get(user_id=None, method="GET", **params):
     query = dict(params)
     if user_id is not None:
         query["userId"] = user_id
-    return {"httpMethod": method, "path": "/users", "queryStringParameters": query or None,
-            "requestContext": {"requestId": "req-1"}}
+    return {
+        "httpMethod": method,
+        "path": "/users",
+        "queryStringParameters": query or None,
+        "requestContext": {"requestId": "req-1"},
+    }
 
 
 def body(response):
@@ -86,11 +91,13 @@ def test_datastore_error_is_a_generic_500_and_logged(handler, monkeypatch, capsy
     response = handler.lambda_handler(get("1"), None)
     assert response["statusCode"] == 500
     assert body(response) == {"error": "Internal server error"}
-    assert "no-such-table" not in response["body"] and "ResourceNotFound" not in response["body"]
+    assert "no-such-table" not in response["body"]
+    assert "ResourceNotFound" not in response["body"]
     assert_cors(response)
     (line,) = capsys.readouterr().out.splitlines()
     log = json.loads(line)
-    assert log["level"] == "ERROR" and log["error"] == "ResourceNotFoundException"
+    assert log["level"] == "ERROR"
+    assert log["error"] == "ResourceNotFoundException"
 
 
 def test_each_request_logs_one_structured_line(handler, capsys):
@@ -101,8 +108,14 @@ def test_each_request_logs_one_structured_line(handler, capsys):
     (line,) = capsys.readouterr().out.splitlines()
     log = json.loads(line)
     assert {k: log[k] for k in ("level", "requestId", "userId", "found", "status")} == {
-        "level": "INFO", "requestId": "abc-123", "userId": "1", "found": True, "status": 200}
-    assert isinstance(log["durationMs"], float) and log["durationMs"] >= 0
+        "level": "INFO",
+        "requestId": "abc-123",
+        "userId": "1",
+        "found": True,
+        "status": 200,
+    }
+    assert isinstance(log["durationMs"], float)
+    assert log["durationMs"] >= 0
 
 
 def test_not_found_is_logged_as_not_found(handler, capsys):

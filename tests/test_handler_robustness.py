@@ -8,25 +8,39 @@ import uuid
 import pytest
 from botocore.exceptions import ReadTimeoutError
 from botocore.stub import Stubber
-from conftest import ORIGIN, load_handler
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.conftest import ORIGIN, function_environment, load_handler
 
 GENERIC_500 = {"error": "Internal server error"}
 
 text = st.text(max_size=300)
-odd_values = st.one_of(st.none(), text, st.integers(), st.lists(text, max_size=3), st.booleans(),
-                       st.dictionaries(text, text, max_size=2))
+odd_values = st.one_of(
+    st.none(), text, st.integers(), st.lists(text, max_size=3), st.booleans(), st.dictionaries(text, text, max_size=2)
+)
 events = st.fixed_dictionaries(
     {},
     optional={
-        "httpMethod": st.one_of(st.sampled_from(["GET", "OPTIONS", "POST", "PUT", "DELETE", "HEAD", "PATCH"]),
-                                text, st.none(), st.integers()),
+        "httpMethod": st.one_of(
+            st.sampled_from(["GET", "OPTIONS", "POST", "PUT", "DELETE", "HEAD", "PATCH"]),
+            text,
+            st.none(),
+            st.integers(),
+        ),
         "queryStringParameters": st.one_of(
-            st.none(), odd_values,
+            st.none(),
+            odd_values,
             st.dictionaries(st.sampled_from(["userId", "userid", "id", ""]) | text, odd_values, max_size=4),
-            st.fixed_dictionaries({"userId": st.one_of(text, st.text(min_size=250, max_size=2000),
-                                                       st.sampled_from(["1", " ", "\x00", "é", "😀", "1' OR 1=1"]))}),
+            st.fixed_dictionaries(
+                {
+                    "userId": st.one_of(
+                        text,
+                        st.text(min_size=250, max_size=2000),
+                        st.sampled_from(["1", " ", "\x00", "é", "😀", "1' OR 1=1"]),
+                    )
+                }
+            ),
         ),
         "headers": st.one_of(st.none(), st.dictionaries(text, text, max_size=4), odd_values),
         "body": st.one_of(st.none(), text, st.binary(max_size=100).map(repr)),
@@ -41,17 +55,17 @@ def fuzz_handler(emulator):
     """A handler over a real table in the emulator, for all fuzz examples of this module."""
     import boto3
 
-    from local_stack.emulator import FAKE_CREDENTIALS
-
     table = f"users-{uuid.uuid4().hex[:12]}"
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in {**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": emulator.url,
-                            "TABLE_NAME": table, "ALLOWED_ORIGIN": ORIGIN}.items():
+        for name, value in {**emulator.environment(), **function_environment(table)}.items():
             patch.setenv(name, value)
         dynamodb = boto3.client("dynamodb")
-        dynamodb.create_table(TableName=table, KeySchema=[{"AttributeName": "userId", "KeyType": "HASH"}],
-                              AttributeDefinitions=[{"AttributeName": "userId", "AttributeType": "S"}],
-                              BillingMode="PAY_PER_REQUEST")
+        dynamodb.create_table(
+            TableName=table,
+            KeySchema=[{"AttributeName": "userId", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "userId", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
         dynamodb.put_item(TableName=table, Item={"userId": {"S": "1"}, "name": {"S": "Test User"}})
         yield load_handler()
 
@@ -61,7 +75,8 @@ def fuzz_handler(emulator):
 def test_any_event_gets_a_json_answer_with_cors_and_no_5xx(fuzz_handler, event, capsys):
     response = fuzz_handler.lambda_handler(event, None)
     capsys.readouterr()
-    assert isinstance(response["statusCode"], int) and response["statusCode"] < 500
+    assert isinstance(response["statusCode"], int)
+    assert response["statusCode"] < 500
     assert response["headers"]["Access-Control-Allow-Origin"] == ORIGIN
     assert response["headers"]["Content-Type"] == "application/json"
     if response["body"]:
@@ -71,6 +86,7 @@ def test_any_event_gets_a_json_answer_with_cors_and_no_5xx(fuzz_handler, event, 
 
 
 # --- injected datastore faults ----------------------------------------------------------------------------
+
 
 @pytest.fixture
 def faulty(handler):
@@ -86,13 +102,16 @@ def call(handler, capsys) -> tuple[dict, list[dict]]:
     return response, lines
 
 
-@pytest.mark.parametrize(("code", "message"), [
-    ("ProvisionedThroughputExceededException", "Rate of requests exceeds the allowed throughput"),
-    ("ThrottlingException", "Rate exceeded for table arn:aws:dynamodb:eu-north-1:123456789012:table/users"),
-    ("AccessDeniedException", "User: arn:aws:sts::123456789012:assumed-role/get-user-role is not authorized"),
-    ("InternalServerError", "Internal server error (Service: DynamoDb)"),
-    ("ResourceNotFoundException", "Requested resource not found: Table: users not found"),
-])
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("ProvisionedThroughputExceededException", "Rate of requests exceeds the allowed throughput"),
+        ("ThrottlingException", "Rate exceeded for table arn:aws:dynamodb:eu-north-1:123456789012:table/users"),
+        ("AccessDeniedException", "User: arn:aws:sts::123456789012:assumed-role/get-user-role is not authorized"),
+        ("InternalServerError", "Internal server error (Service: DynamoDb)"),
+        ("ResourceNotFoundException", "Requested resource not found: Table: users not found"),
+    ],
+)
 def test_datastore_error_is_a_generic_500_with_one_error_log_line(faulty, capsys, code, message):
     handler, stubber = faulty
     stubber.add_client_error("get_item", service_error_code=code, service_message=message, http_status_code=400)
@@ -117,20 +136,25 @@ def test_datastore_timeout_is_a_generic_500(handler, capsys):
         response, lines = call(handler, capsys)
     finally:
         client.meta.events.unregister("before-send.dynamodb.GetItem", time_out)
-    assert response["statusCode"] == 500 and json.loads(response["body"]) == GENERIC_500
+    assert response["statusCode"] == 500
+    assert json.loads(response["body"]) == GENERIC_500
     assert [line["error"] for line in lines] == ["ReadTimeoutError"]
     assert "amazonaws" not in response["body"]
 
 
-@pytest.mark.parametrize("item", [
-    {"userId": {"S": "1"}, "score": {"N": "Infinity"}},
-    {"userId": {"S": "1"}, "name": {}},
-    {"userId": {"S": "1"}, "age": {"N": "not-a-number"}},
-])
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"userId": {"S": "1"}, "score": {"N": "Infinity"}},
+        {"userId": {"S": "1"}, "name": {}},
+        {"userId": {"S": "1"}, "age": {"N": "not-a-number"}},
+    ],
+)
 def test_malformed_item_is_a_generic_500(faulty, capsys, item):
     handler, stubber = faulty
     stubber.add_response("get_item", {"Item": item})
     response, lines = call(handler, capsys)
-    assert response["statusCode"] == 500 and json.loads(response["body"]) == GENERIC_500
+    assert response["statusCode"] == 500
+    assert json.loads(response["body"]) == GENERIC_500
     (line,) = lines
     assert line["level"] == "ERROR"

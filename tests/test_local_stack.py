@@ -9,20 +9,22 @@ import json
 import os
 import re
 import socket
+import threading
 import urllib.error
 import urllib.request
+from typing import Any
 
-import boto3
 import pytest
 
 from local_stack import run
-from local_stack.run import LocalOptions, LocalStack, LocalStackError
+from local_stack.stack import LocalOptions, LocalStack, LocalStackError
+from modules.outputs import StackOutputs
 
 # What moto changes on the distribution after apply (see README, "How local mode differs from AWS").
 EMULATOR_DRIFT = {"origin", "default_cache_behavior", "viewer_certificate"}
 
 
-def fetch(url: str, method: str = "GET", headers: dict | None = None) -> tuple[int, dict, bytes]:
+def fetch(url: str, method: str = "GET", headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
     request = urllib.request.Request(url, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -31,21 +33,28 @@ def fetch(url: str, method: str = "GET", headers: dict | None = None) -> tuple[i
         return error.code, dict(error.headers), error.read()
 
 
-def users(local_stack, query: str = "") -> tuple[int, dict, dict]:
+def users(local_stack, query: str = "") -> tuple[int, dict[str, str], Any]:
     status, headers, body = fetch(local_stack.api_url + query)
     return status, headers, json.loads(body)
 
 
 def site_origin(local_stack) -> str:
-    return local_stack.site_url.rstrip("/")
+    return str(local_stack.site_url.rstrip("/"))
 
 
-# --- what it prints -------------------------------------------------------------------------------------------
+@pytest.fixture
+def emulated(local_stack):
+    """Clients of the local stack's own emulator."""
+    return local_stack.emulator
+
+
+# --- what it prints and writes ----------------------------------------------------------------------------------
+
 
 def test_urls_are_on_loopback_on_two_ports(local_stack):
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", local_stack.site_url)
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/local/users", local_stack.api_url)
-    assert local_stack.site_url.split(":")[2] != local_stack.api_url.split(":")[2].split("/")[0]
+    assert local_stack.site.origin != local_stack.api.origin
 
 
 def test_every_phase_is_timed(local_stack):
@@ -53,7 +62,16 @@ def test_every_phase_is_timed(local_stack):
     assert all(seconds > 0 for seconds in local_stack.timings.values())
 
 
+def test_the_stack_outputs_name_the_local_servers(local_stack):
+    outputs = StackOutputs.from_outputs_file(local_stack.outputs_file, "local")
+    assert outputs == local_stack.outputs
+    assert outputs.site_url == f"{local_stack.site.origin}/"
+    assert outputs.api_url == f"{local_stack.api.origin}/local/users"
+    assert outputs.page_api_url == outputs.api_url
+
+
 # --- the site origin ------------------------------------------------------------------------------------------
+
 
 def test_site_root_serves_the_published_page(local_stack):
     status, headers, body = fetch(local_stack.site_url)
@@ -85,6 +103,7 @@ def test_missing_page_is_404(local_stack):
 
 # --- the API origin -------------------------------------------------------------------------------------------
 
+
 def test_get_user_runs_the_deployed_function_against_the_seeded_table(local_stack):
     status, headers, body = users(local_stack, "?userId=1")
     assert status == 200
@@ -93,9 +112,11 @@ def test_get_user_runs_the_deployed_function_against_the_seeded_table(local_stac
 
 
 def test_preflight_answers_from_the_deployed_mock(local_stack):
-    status, headers, body = fetch(local_stack.api_url, "OPTIONS", {"Origin": site_origin(local_stack),
-                                                                   "Access-Control-Request-Method": "GET"})
-    assert status == 200 and body == b""
+    status, headers, body = fetch(
+        local_stack.api_url, "OPTIONS", {"Origin": site_origin(local_stack), "Access-Control-Request-Method": "GET"}
+    )
+    assert status == 200
+    assert body == b""
     assert headers["Access-Control-Allow-Origin"] == site_origin(local_stack)
     assert headers["Access-Control-Allow-Methods"] == "GET,OPTIONS"
     assert headers["Access-Control-Allow-Headers"] == "Content-Type,Authorization"
@@ -115,39 +136,59 @@ def test_missing_user_id_is_400_from_the_request_validator(local_stack):
     assert headers["Access-Control-Allow-Origin"] == site_origin(local_stack)
 
 
-@pytest.mark.parametrize(("path", "method"), [("", "GET"), ("/users", "GET"), ("/local/users", "DELETE"),
-                                              ("/local/nope", "GET")])
+@pytest.mark.parametrize(
+    ("path", "method"), [("", "GET"), ("/users", "GET"), ("/local/users", "DELETE"), ("/local/nope", "GET")]
+)
 def test_unknown_route_is_403_missing_authentication_token(local_stack, path, method):
-    origin = local_stack.api_url.split("/local/")[0]
-    status, headers, body = fetch(origin + path, method)
+    status, headers, body = fetch(local_stack.api.origin + path, method)
     assert status == 403
     assert json.loads(body) == {"message": "Missing Authentication Token"}
     assert headers["Access-Control-Allow-Origin"] == site_origin(local_stack)
 
 
-# --- what Terraform created in the emulator -------------------------------------------------------------------
+def test_the_function_runs_in_its_own_process_with_its_deployed_environment(local_stack, emulated):
+    (container,) = local_stack.gateway.containers.values()
+    deployed = emulated.client("lambda").get_function_configuration(FunctionName=local_stack.outputs.function_name)
+    environment = container.environment()
+    assert deployed["Environment"]["Variables"].items() <= environment.items()
+    assert environment["AWS_ENDPOINT_URL"] == local_stack.emulator.url
+    assert "TABLE_NAME" not in os.environ  # the gateway's own process is left alone
 
-@pytest.fixture
-def emulated(local_stack):
-    return boto3.session.Session()
+
+def test_concurrent_requests_all_get_answers(local_stack):
+    answers: list[int] = []
+
+    def get() -> None:
+        answers.append(users(local_stack, "?userId=1")[0])
+
+    threads = [threading.Thread(target=get) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [200] * 8
+
+
+# --- what Terraform created in the emulator -------------------------------------------------------------------
 
 
 def test_function_role_policy_resolves_to_the_table_arn(local_stack, emulated):
     iam = emulated.client("iam")
-    role = f"{local_stack.outputs['function_name']}-role"
+    role = f"{local_stack.outputs.function_name}-role"
     (name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
     document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
     document = json.loads(document) if isinstance(document, str) else document
-    table_arn = emulated.client("dynamodb").describe_table(TableName=local_stack.outputs["table_name"])["Table"][
-        "TableArn"]
+    table_arn = emulated.client("dynamodb").describe_table(TableName=local_stack.outputs.table_name)["Table"][
+        "TableArn"
+    ]
     (read,) = [s for s in document["Statement"] if s["Action"] == ["dynamodb:GetItem"]]
     assert read["Resource"] == [table_arn]
     assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
 
 
 def test_bucket_policy_names_the_deployed_distribution(local_stack, emulated):
-    policy = json.loads(emulated.client("s3").get_bucket_policy(Bucket=local_stack.outputs["bucket_name"])["Policy"])
-    distribution = emulated.client("cloudfront").get_distribution(Id=local_stack.outputs["distribution_id"])
+    policy = json.loads(emulated.client("s3").get_bucket_policy(Bucket=local_stack.outputs.bucket_name)["Policy"])
+    distribution = emulated.client("cloudfront").get_distribution(Id=local_stack.outputs.distribution_id)
     allows = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
     assert len(allows) == 2
     for allow in allows:
@@ -155,37 +196,42 @@ def test_bucket_policy_names_the_deployed_distribution(local_stack, emulated):
 
 
 def test_options_integration_response_carries_the_local_origin(local_stack, emulated):
-    api_id = local_stack.outputs["api_url"].split("//")[1].split(".")[0]
+    api_id = local_stack.outputs.api_id
     apigateway = emulated.client("apigateway")
     (resource,) = [r for r in apigateway.get_resources(restApiId=api_id)["items"] if r["path"] == "/users"]
-    response = apigateway.get_integration_response(restApiId=api_id, resourceId=resource["id"],
-                                                   httpMethod="OPTIONS", statusCode="200")
+    response = apigateway.get_integration_response(
+        restApiId=api_id, resourceId=resource["id"], httpMethod="OPTIONS", statusCode="200"
+    )
     assert response["responseParameters"]["method.response.header.Access-Control-Allow-Origin"] == (
-        f"'{site_origin(local_stack)}'")
+        f"'{site_origin(local_stack)}'"
+    )
 
 
 def test_bucket_blocks_public_access_in_the_emulator(local_stack, emulated):
-    block = emulated.client("s3").get_public_access_block(Bucket=local_stack.outputs["bucket_name"])
+    block = emulated.client("s3").get_public_access_block(Bucket=local_stack.outputs.bucket_name)
     assert all(block["PublicAccessBlockConfiguration"].values())
 
 
-def test_second_plan_shows_only_the_known_emulator_drift(local_stack):
-    changes = local_stack.plan_changes()
-    assert list(changes) == ["aws_cloudfront_distribution.StaticSite_distribution_FF41CC3F"]
-    assert set(changes["aws_cloudfront_distribution.StaticSite_distribution_FF41CC3F"]) <= EMULATOR_DRIFT
+def test_second_plan_shows_only_the_known_emulator_drift(local_stack, tmp_path):
+    changes = local_stack.terraform("plan").plan_changes(tmp_path / "second.tfplan")
+    assert [change.address for change in changes] == ["aws_cloudfront_distribution.StaticSite_distribution_FF41CC3F"]
+    assert set(changes[0].attributes) <= EMULATOR_DRIFT
 
 
 # --- bad situations ---------------------------------------------------------------------------------------
 
-def test_port_in_use_is_one_clear_line(capsys):
+
+def test_port_in_use_is_one_clear_line(capsys, tmp_path):
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        assert run.main(["--site-port", str(port)]) == 1
+        assert run.main(["--site-port", str(port), "--work-dir", str(tmp_path)]) == 1
     err = capsys.readouterr().err
-    assert err == (f"local: error: port {port} on 127.0.0.1 is in use (the local site); choose another with the "
-                   "matching --*-port option or stop what holds it\n")
+    assert err == (
+        f"local: error: port {port} on 127.0.0.1 is in use (the local site); choose another with the "
+        "matching --*-port option or stop what holds it\n"
+    )
 
 
 def test_missing_terraform_says_how_to_get_it(monkeypatch, tmp_path):
@@ -194,24 +240,17 @@ def test_missing_terraform_says_how_to_get_it(monkeypatch, tmp_path):
         LocalStack(LocalOptions(site_port=0, api_port=0, work_dir=tmp_path)).start()
 
 
-# --- tear-down (after every other test) -----------------------------------------------------------------------
-
-@pytest.mark.runs_last
-def test_destroy_removes_everything(local_stack, emulated):
-    outputs = local_stack.outputs
-    api_id = outputs["api_url"].split("//")[1].split(".")[0]
-    local_stack.destroy()
-    # Other tests share the emulator, so look for this stack's resources by name.
-    assert outputs["table_name"] not in emulated.client("dynamodb").list_tables()["TableNames"]
-    functions = [f["FunctionName"] for f in emulated.client("lambda").list_functions()["Functions"]]
-    assert outputs["function_name"] not in functions
-    assert api_id not in [a["id"] for a in emulated.client("apigateway").get_rest_apis()["items"]]
-    assert outputs["bucket_name"] not in [b["Name"] for b in emulated.client("s3").list_buckets()["Buckets"]]
-    roles = [r["RoleName"] for r in emulated.client("iam").list_roles()["Roles"]]
-    assert f"{outputs['function_name']}-role" not in roles
-    groups = emulated.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/three-tier-local")
-    assert groups["logGroups"] == []
-    assert json.loads(local_stack.state_file.read_text())["resources"] == []
+def test_a_second_local_stack_in_the_same_work_dir_is_refused(local_stack):
+    second = LocalStack(LocalOptions(site_port=0, api_port=0, work_dir=local_stack.options.work_dir))
+    with pytest.raises(
+        LocalStackError,
+        match=r"another local stack \(pid \d+\) is running in .*; stop it first, "
+        r"or give this one its own --work-dir",
+    ):
+        second.start()
+    second.stop()
+    assert users(local_stack, "?userId=1")[0] == 200  # the first one is untouched
+    assert local_stack.state_file.exists()
 
 
 def test_missing_provider_says_how_to_get_it(tmp_path, monkeypatch):
@@ -219,12 +258,31 @@ def test_missing_provider_says_how_to_get_it(tmp_path, monkeypatch):
     monkeypatch.setenv("TF_PROVIDER_MIRROR", str(tmp_path / "empty-mirror"))
     (tmp_path / "empty-mirror").mkdir()
     stack = LocalStack(LocalOptions(site_port=0, api_port=0, work_dir=tmp_path / "work"), log=lambda line: None)
-    saved = dict(os.environ)
     try:
-        with pytest.raises(LocalStackError, match=r"terraform init could not install the hashicorp/aws provider "
-                                                  r"\(mirror: .*\); run scripts/setup.*TF_PROVIDER_MIRROR"):
+        with pytest.raises(
+            LocalStackError,
+            match=r"terraform init could not install the hashicorp/aws provider "
+            r"\(mirror: .*\); run scripts/setup.*TF_PROVIDER_MIRROR",
+        ):
             stack.start()
     finally:
         stack.stop()
-        os.environ.clear()
-        os.environ.update(saved)
+
+
+# --- tear-down (after every other test) -----------------------------------------------------------------------
+
+
+@pytest.mark.runs_last
+def test_destroy_removes_everything(local_stack, emulated):
+    outputs = local_stack.outputs
+    local_stack.destroy()
+    assert outputs.table_name not in emulated.client("dynamodb").list_tables()["TableNames"]
+    functions = [f["FunctionName"] for f in emulated.client("lambda").list_functions()["Functions"]]
+    assert outputs.function_name not in functions
+    assert outputs.api_id not in [a["id"] for a in emulated.client("apigateway").get_rest_apis()["items"]]
+    assert outputs.bucket_name not in [b["Name"] for b in emulated.client("s3").list_buckets()["Buckets"]]
+    roles = [r["RoleName"] for r in emulated.client("iam").list_roles()["Roles"]]
+    assert f"{outputs.function_name}-role" not in roles
+    groups = emulated.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/three-tier-local")
+    assert groups["logGroups"] == []
+    assert json.loads(local_stack.state_file.read_text())["resources"] == []

@@ -7,7 +7,7 @@ import pytest
 
 from modules.api import staged_function_source
 
-SITE_ORIGIN_EXPRESSION = "format(\"https://%s\", aws_cloudfront_distribution.{}.domain_name)"
+SITE_ORIGIN_EXPRESSION = 'format("https://%s", aws_cloudfront_distribution.{}.domain_name)'
 
 
 def distribution_origin(stack) -> str:
@@ -28,11 +28,13 @@ def all_policy_documents(stack) -> list[dict]:
 
 # --- the function -------------------------------------------------------------------------------------------
 
+
 def test_function_runs_python_from_the_packaged_asset(prod):
     function = prod.only("aws_lambda_function")
     assert function["runtime"] == "python3.12"
     assert function["handler"] == "handler.lambda_handler"
-    assert function["filename"].startswith("assets/") and function["filename"].endswith("archive.zip")
+    assert function["filename"].startswith("assets/")
+    assert function["filename"].endswith("archive.zip")
     assert function["source_code_hash"] in function["filename"]
 
 
@@ -41,12 +43,21 @@ def test_function_memory_and_timeout_come_from_config(prod):
     assert (function["memory_size"], function["timeout"]) == (256, 5)
 
 
-def test_function_environment_names_its_table_and_the_site_origin(prod):
+def test_function_environment_names_its_table_and_the_cors_answer(prod):
     variables = prod.only("aws_lambda_function")["environment"]["variables"]
     assert variables == {
         "TABLE_NAME": prod.ref("aws_dynamodb_table", "name"),
         "ALLOWED_ORIGIN": distribution_origin(prod),
+        "ALLOWED_METHODS": "GET,OPTIONS",
+        "ALLOWED_HEADERS": "Content-Type,Authorization",
     }
+
+
+def test_function_answers_cors_with_the_values_of_the_preflight(prod):
+    variables = prod.only("aws_lambda_function")["environment"]["variables"]
+    preflight = prod.only("aws_api_gateway_integration_response")["response_parameters"]
+    assert preflight["method.response.header.Access-Control-Allow-Methods"] == f"'{variables['ALLOWED_METHODS']}'"
+    assert preflight["method.response.header.Access-Control-Allow-Headers"] == f"'{variables['ALLOWED_HEADERS']}'"
 
 
 def test_packaged_source_holds_only_the_source_files(prod):
@@ -67,16 +78,21 @@ def test_staged_source_leaves_bytecode_caches_out(tmp_path, monkeypatch):
 
 
 def test_function_has_its_own_log_group_with_retention(prod):
-    (group,) = [g for g in prod.resources("aws_cloudwatch_log_group").values()
-                if g["name"] == "/aws/lambda/three-tier-prod-get-user"]
+    (group,) = [
+        g
+        for g in prod.resources("aws_cloudwatch_log_group").values()
+        if g["name"] == "/aws/lambda/three-tier-prod-get-user"
+    ]
     assert group["retention_in_days"] == 365
     assert prod.only("aws_lambda_function")["depends_on"] == [
-        f"aws_cloudwatch_log_group.{k}" for k, g in prod.resources("aws_cloudwatch_log_group").items()
+        f"aws_cloudwatch_log_group.{k}"
+        for k, g in prod.resources("aws_cloudwatch_log_group").items()
         if g["name"] == "/aws/lambda/three-tier-prod-get-user"
     ]
 
 
 # --- permissions --------------------------------------------------------------------------------------------
+
 
 def test_role_is_trusted_only_by_lambda(prod):
     trust = json.loads(prod.only("aws_iam_role")["assume_role_policy"])
@@ -92,14 +108,18 @@ def test_role_has_no_managed_policies(prod):
 
 
 def test_function_policy_grants_exactly_getitem_and_its_own_logs(prod):
-    (logs_id,) = [k for k, g in prod.resources("aws_cloudwatch_log_group").items()
-                  if g["name"].startswith("/aws/lambda/")]
+    (logs_id,) = [
+        k for k, g in prod.resources("aws_cloudwatch_log_group").items() if g["name"].startswith("/aws/lambda/")
+    ]
     policy = prod.only("aws_iam_role_policy")
     assert policy["role"] == prod.ref("aws_iam_role", "id")
-    grants = {(action, resource)
-              for statement in json.loads(policy["policy"])["Statement"]
-              for action in statement["Action"] for resource in statement["Resource"]
-              if statement["Effect"] == "Allow"}
+    grants = {
+        (action, resource)
+        for statement in json.loads(policy["policy"])["Statement"]
+        for action in statement["Action"]
+        for resource in statement["Resource"]
+        if statement["Effect"] == "Allow"
+    }
     assert grants == {
         ("dynamodb:GetItem", prod.ref("aws_dynamodb_table", "arn")),
         ("logs:CreateLogStream", f"${{aws_cloudwatch_log_group.{logs_id}.arn}}:*"),
@@ -119,6 +139,7 @@ def test_no_policy_anywhere_has_a_wildcard_resource_or_action(synthesized, stack
 
 # --- the REST API -------------------------------------------------------------------------------------------
 
+
 def test_rest_api_is_regional_and_replaced_before_destroyed(prod):
     api = prod.only("aws_api_gateway_rest_api")
     assert api["endpoint_configuration"] == {"types": ["REGIONAL"]}
@@ -136,8 +157,10 @@ def methods(stack) -> dict[str, dict]:
 
 
 def integrations(stack) -> dict[str, dict]:
-    by_method = {f"${{aws_api_gateway_method.{k}.http_method}}": m["http_method"]
-                 for k, m in stack.resources("aws_api_gateway_method").items()}
+    by_method = {
+        f"${{aws_api_gateway_method.{k}.http_method}}": m["http_method"]
+        for k, m in stack.resources("aws_api_gateway_method").items()
+    }
     return {by_method[i["http_method"]]: i for i in stack.resources("aws_api_gateway_integration").values()}
 
 
@@ -176,14 +199,16 @@ def test_gateway_errors_carry_the_allow_origin_header(prod):
     assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX"}
     for response in responses.values():
         assert response["response_parameters"]["gatewayresponse.header.Access-Control-Allow-Origin"] == (
-            quoted_distribution_origin(prod))
+            quoted_distribution_origin(prod)
+        )
 
 
 def test_local_stack_allows_exactly_the_local_site_origin(local):
     assert local.only("aws_lambda_function")["environment"]["variables"]["ALLOWED_ORIGIN"] == "http://127.0.0.1:8199"
     response = local.only("aws_api_gateway_integration_response")
     assert response["response_parameters"]["method.response.header.Access-Control-Allow-Origin"] == (
-        "'http://127.0.0.1:8199'")
+        "'http://127.0.0.1:8199'"
+    )
 
 
 def test_no_wildcard_cors_origin_in_prod(prod):
@@ -196,12 +221,19 @@ def test_deployment_is_replaced_whenever_the_api_definition_changes(prod):
     assert deployment["lifecycle"] == {"create_before_destroy": True}
     trigger = deployment["triggers"]["redeployment"]
     assert trigger.startswith("${sha1(jsonencode(")
-    for resource_type in ("aws_api_gateway_resource", "aws_api_gateway_method", "aws_api_gateway_integration",
-                          "aws_api_gateway_method_response", "aws_api_gateway_integration_response",
-                          "aws_api_gateway_gateway_response", "aws_api_gateway_request_validator"):
+    for resource_type in (
+        "aws_api_gateway_resource",
+        "aws_api_gateway_method",
+        "aws_api_gateway_integration",
+        "aws_api_gateway_method_response",
+        "aws_api_gateway_integration_response",
+        "aws_api_gateway_gateway_response",
+        "aws_api_gateway_request_validator",
+    ):
         for logical_id in prod.resources(resource_type):
             assert f"{resource_type}.{logical_id}.id" in trigger, f"{resource_type}.{logical_id} is not hashed"
-    assert "Access-Control-Allow-Origin" in trigger and "AWS_PROXY" in trigger
+    assert "Access-Control-Allow-Origin" in trigger
+    assert "AWS_PROXY" in trigger
 
 
 def test_stage_has_json_access_logs_with_retention(prod):
@@ -209,9 +241,13 @@ def test_stage_has_json_access_logs_with_retention(prod):
     assert stage["stage_name"] == "prod"
     assert stage["deployment_id"] == prod.ref("aws_api_gateway_deployment", "id")
     log_format = json.loads(stage["access_log_settings"]["format"])
-    assert log_format["requestId"] == "$context.requestId" and log_format["status"] == "$context.status"
-    (group_id,) = [k for k, g in prod.resources("aws_cloudwatch_log_group").items()
-                   if g["name"] == "/aws/apigateway/three-tier-prod-api/prod"]
+    assert log_format["requestId"] == "$context.requestId"
+    assert log_format["status"] == "$context.status"
+    (group_id,) = [
+        k
+        for k, g in prod.resources("aws_cloudwatch_log_group").items()
+        if g["name"] == "/aws/apigateway/three-tier-prod-api/prod"
+    ]
     assert stage["access_log_settings"]["destination_arn"] == f"${{aws_cloudwatch_log_group.{group_id}.arn}}"
     assert prod.resources("aws_cloudwatch_log_group")[group_id]["retention_in_days"] == 365
 
@@ -219,9 +255,13 @@ def test_stage_has_json_access_logs_with_retention(prod):
 def test_stage_is_throttled_with_metrics_and_error_logging(prod):
     settings = prod.only("aws_api_gateway_method_settings")
     assert settings["method_path"] == "*/*"
-    assert settings["settings"] == {"metrics_enabled": True, "throttling_burst_limit": 50,
-                                    "throttling_rate_limit": 100, "logging_level": "ERROR",
-                                    "data_trace_enabled": False}
+    assert settings["settings"] == {
+        "metrics_enabled": True,
+        "throttling_burst_limit": 50,
+        "throttling_rate_limit": 100,
+        "logging_level": "ERROR",
+        "data_trace_enabled": False,
+    }
 
 
 def test_stage_is_traced(prod):

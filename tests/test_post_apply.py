@@ -10,10 +10,12 @@ from pathlib import Path
 
 import boto3
 import pytest
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 from hooks.post_apply import main
+from hooks.publish import PublishOptions, PublishResult, SiteClients, Target, publish_site
 from hooks.release import IMMUTABLE, REVALIDATE
+from modules.outputs import StackOutputs
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 API_URL = "https://abc123.execute-api.eu-north-1.amazonaws.com/prod/users"
@@ -24,27 +26,51 @@ def site(aws, tmp_path):
     """A fresh bucket and distribution, and a copy of web/ that a test may edit."""
     bucket = f"site-{uuid.uuid4().hex[:12]}"
     aws.client("s3").create_bucket(Bucket=bucket)
-    distribution = aws.client("cloudfront").create_distribution(DistributionConfig={
-        "CallerReference": bucket, "Comment": "test", "Enabled": True, "DefaultRootObject": "index.html",
-        "Origins": {"Quantity": 1, "Items": [{"Id": "s3", "DomainName": f"{bucket}.s3.amazonaws.com",
-                                              "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
-        "DefaultCacheBehavior": {"TargetOriginId": "s3", "ViewerProtocolPolicy": "redirect-to-https",
-                                 "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"},
-    })["Distribution"]["Id"]
+    distribution = aws.client("cloudfront").create_distribution(
+        DistributionConfig={
+            "CallerReference": bucket,
+            "Comment": "test",
+            "Enabled": True,
+            "DefaultRootObject": "index.html",
+            "Origins": {
+                "Quantity": 1,
+                "Items": [
+                    {
+                        "Id": "s3",
+                        "DomainName": f"{bucket}.s3.amazonaws.com",
+                        "S3OriginConfig": {"OriginAccessIdentity": ""},
+                    }
+                ],
+            },
+            "DefaultCacheBehavior": {
+                "TargetOriginId": "s3",
+                "ViewerProtocolPolicy": "redirect-to-https",
+                "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
+            },
+        }
+    )["Distribution"]["Id"]
     source = tmp_path / "web"
     shutil.copytree(WEB, source)
     return {"bucket": bucket, "distribution": distribution, "source": source}
 
 
-def run(site, *extra, session=None, capsys=None) -> tuple[int, dict | None]:
-    argv = ["--bucket", site["bucket"], "--distribution-id", site["distribution"], "--api-url", API_URL,
-            "--source", str(site["source"]), "--json", *extra]
+def run(site, *extra, session=None, capsys=None) -> tuple[int, dict]:
+    """The hook's command line on `site`; its exit code and --json summary ({} when not captured)."""
+    argv = [
+        "--bucket",
+        site["bucket"],
+        "--distribution-id",
+        site["distribution"],
+        "--api-url",
+        API_URL,
+        "--source",
+        str(site["source"]),
+        "--json",
+        *extra,
+    ]
     code = main(argv, session=session)
-    summary = None
-    if capsys is not None:
-        out = capsys.readouterr().out.strip()
-        summary = json.loads(out) if out else None
-    return code, summary
+    out = capsys.readouterr().out.strip() if capsys is not None else ""
+    return code, json.loads(out) if out else {}
 
 
 def objects(aws, bucket) -> dict[str, dict]:
@@ -64,17 +90,22 @@ def invalidations(aws, distribution) -> list[dict]:
 
 # --- first publish ------------------------------------------------------------------------------------------
 
+
 def test_first_publish_uploads_everything_with_the_right_headers(aws, site, capsys):
     code, summary = run(site, capsys=capsys)
     assert code == 0
     stored = objects(aws, site["bucket"])
     assert set(summary["uploaded"]) == set(stored)
-    assert summary["unchanged"] == 0 and summary["deleted"] == []
+    assert summary["unchanged"] == 0
+    assert summary["deleted"] == []
     html = stored.pop("index.html")
     assert html["ContentType"] == "text/html; charset=utf-8"
     assert html["CacheControl"] == REVALIDATE
-    expected_types = {"css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8",
-                      "svg": "image/svg+xml; charset=utf-8"}
+    expected_types = {
+        "css": "text/css; charset=utf-8",
+        "js": "text/javascript; charset=utf-8",
+        "svg": "image/svg+xml; charset=utf-8",
+    }
     for key, obj in stored.items():
         assert re.fullmatch(r"(config|script|style|favicon)\.[0-9a-f]{12}\.(js|css|svg)", key)
         assert obj["CacheControl"] == IMMUTABLE
@@ -86,16 +117,18 @@ def test_published_html_points_only_at_objects_that_exist(aws, site):
     stored = objects(aws, site["bucket"])
     html = stored["index.html"]["Body"].read().decode()
     refs = references(html)
-    assert len(refs) == 4 and all(ref in stored for ref in refs)
-    assert "style.css" not in refs and "script.js" not in refs and "config.js" not in refs
+    assert len(refs) == 4
+    assert all(ref in stored for ref in refs)
+    assert "style.css" not in refs
+    assert "script.js" not in refs
+    assert "config.js" not in refs
 
 
 def test_published_config_carries_the_api_url(aws, site):
     run(site)
     stored = objects(aws, site["bucket"])
     (config_key,) = [k for k in stored if k.startswith("config.")]
-    assert stored[config_key]["Body"].read().decode() == (
-        f'window.APP_CONFIG = {{"apiUrl": "{API_URL}"}};\n')
+    assert stored[config_key]["Body"].read().decode() == (f'window.APP_CONFIG = {{"apiUrl": "{API_URL}"}};\n')
 
 
 def test_first_publish_invalidates_the_page_paths_and_waits(aws, site, capsys):
@@ -107,6 +140,7 @@ def test_first_publish_invalidates_the_page_paths_and_waits(aws, site, capsys):
 
 
 # --- republish ----------------------------------------------------------------------------------------------
+
 
 def test_second_publish_with_no_change_uploads_nothing_and_invalidates_nothing(aws, site, capsys):
     run(site, capsys=capsys)
@@ -148,14 +182,18 @@ def test_prune_deletes_unreferenced_objects_but_keeps_the_previous_release(aws, 
 
 # --- safety -------------------------------------------------------------------------------------------------
 
+
 def failing_put_for(key_prefix: str):
     def handler(params, **_):
         # before-call sees the serialized request: the key is the last part of its path.
         if params["url_path"].rsplit("/", 1)[-1].startswith(key_prefix):
-            error = {"Error": {"Code": "AccessDenied", "Message": "injected failure"},
-                     "ResponseMetadata": {"HTTPStatusCode": 403}}
-            return AWSResponse("https://injected", 403, {}, None), error
+            error = {
+                "Error": {"Code": "AccessDenied", "Message": "injected failure"},
+                "ResponseMetadata": {"HTTPStatusCode": 403},
+            }
+            return AWSResponse("https://injected", 403, HTTPHeaders(), None), error
         return None
+
     return handler
 
 
@@ -166,8 +204,7 @@ def test_failed_asset_upload_keeps_the_previous_html_and_exits_non_zero(aws, sit
     script.write_text(script.read_text() + "\n// v2\n")
     faulty = boto3.session.Session()
     faulty.events.register("before-call.s3.PutObject", failing_put_for("script."))
-    code = main(["--bucket", site["bucket"], "--distribution-id", site["distribution"], "--api-url", API_URL,
-                 "--source", str(site["source"])], session=faulty)
+    code, _ = run(site, session=faulty)
     assert code == 1
     assert "injected failure" in capsys.readouterr().err
     assert objects(aws, site["bucket"])["index.html"]["Body"].read() == previous_html
@@ -177,11 +214,11 @@ def test_failed_asset_upload_keeps_the_previous_html_and_exits_non_zero(aws, sit
 def test_failure_is_reported_on_one_line(aws, site, capsys):
     faulty = boto3.session.Session()
     faulty.events.register("before-call.s3.PutObject", failing_put_for("style."))
-    code = main(["--bucket", site["bucket"], "--distribution-id", site["distribution"], "--api-url", API_URL,
-                 "--source", str(site["source"])], session=faulty)
+    code, _ = run(site, session=faulty)
     err = capsys.readouterr().err
     assert code == 1
-    assert err.count("\n") == 1 and err.startswith("post_apply: error: upload of 1 file(s) failed, first style.")
+    assert err.count("\n") == 1
+    assert err.startswith("post_apply: error: upload of 1 file(s) failed, first style.")
 
 
 def test_running_again_after_a_failure_converges(aws, site, capsys):
@@ -190,9 +227,11 @@ def test_running_again_after_a_failure_converges(aws, site, capsys):
     run(site, session=faulty, capsys=capsys)
     code, summary = run(site, capsys=capsys)
     assert code == 0
-    assert any(k.startswith("style.") for k in summary["uploaded"]) and "index.html" in summary["uploaded"]
+    assert any(k.startswith("style.") for k in summary["uploaded"])
+    assert "index.html" in summary["uploaded"]
     code, summary = run(site, capsys=capsys)
-    assert summary["uploaded"] == [] and summary["invalidation"] is None
+    assert summary["uploaded"] == []
+    assert summary["invalidation"] is None
 
 
 class _Body:
@@ -209,9 +248,11 @@ def test_throttled_invalidation_is_retried(aws, site, capsys):
     def throttle_first(**_):
         attempts.append(1)
         if len(attempts) == 1:
-            body = (b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
-                    b"<Message>Rate exceeded</Message></Error><RequestId>1</RequestId></ErrorResponse>")
-            return AWSResponse("https://injected", 400, {}, _Body(body))
+            body = (
+                b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
+                b"<Message>Rate exceeded</Message></Error><RequestId>1</RequestId></ErrorResponse>"
+            )
+            return AWSResponse("https://injected", 400, HTTPHeaders(), _Body(body))
         return None
 
     session = boto3.session.Session()
@@ -224,10 +265,12 @@ def test_throttled_invalidation_is_retried(aws, site, capsys):
 
 # --- interface ----------------------------------------------------------------------------------------------
 
+
 def test_dry_run_changes_nothing(aws, site, capsys):
     code, summary = run(site, "--dry-run", capsys=capsys)
     assert code == 0
-    assert len(summary["uploaded"]) == 5 and summary["invalidation"]["paths"] == ["/", "/index.html"]
+    assert len(summary["uploaded"]) == 5
+    assert summary["invalidation"]["paths"] == ["/", "/index.html"]
     assert objects(aws, site["bucket"]) == {}
     assert invalidations(aws, site["distribution"]) == []
 
@@ -243,7 +286,9 @@ def test_no_wait_returns_without_polling(aws, site, capsys):
     session = boto3.session.Session()
     session.events.register("before-call.cloudfront.GetInvalidation", lambda **_: polls.append(1))
     code, summary = run(site, "--no-wait", session=session, capsys=capsys)
-    assert code == 0 and summary["invalidation"] is not None and polls == []
+    assert code == 0
+    assert summary["invalidation"] is not None
+    assert polls == []
 
 
 def test_invalidate_all_only_on_request(aws, site, capsys):
@@ -251,21 +296,73 @@ def test_invalidate_all_only_on_request(aws, site, capsys):
     assert summary["invalidation"]["paths"] == ["/*"]
 
 
+def stack_outputs(site, page_api_url: str = API_URL) -> StackOutputs:
+    return StackOutputs(
+        site_url="https://d1.cloudfront.net/",
+        api_url=API_URL,
+        page_api_url=page_api_url,
+        bucket_name=site["bucket"],
+        distribution_id=site["distribution"],
+        table_name="users",
+        function_name="get-user",
+        api_id="abc123",
+        api_stage="prod",
+    )
+
+
 def test_outputs_file_supplies_the_stack_outputs(aws, site, tmp_path, capsys):
     outputs = tmp_path / "outputs.json"
-    outputs.write_text(json.dumps({"prod": {"bucket_name": site["bucket"], "distribution_id": site["distribution"],
-                                            "api_url": API_URL, "site_url": "https://x/"}}))
+    stack_outputs(site).to_outputs_file(outputs, "prod")
     code = main(["--outputs-file", str(outputs), "--stack", "prod", "--source", str(site["source"]), "--json"])
     assert code == 0
     assert "index.html" in json.loads(capsys.readouterr().out)["uploaded"]
+
+
+def test_the_page_calls_the_url_the_stack_says_it_calls(aws, site, tmp_path):
+    outputs = tmp_path / "outputs.json"
+    stack_outputs(site, page_api_url="/users").to_outputs_file(outputs, "prod")
+    assert main(["--outputs-file", str(outputs), "--source", str(site["source"])]) == 0
+    (config_key,) = [k for k in objects(aws, site["bucket"]) if k.startswith("config.")]
+    body = aws.client("s3").get_object(Bucket=site["bucket"], Key=config_key)["Body"].read()
+    assert body == b'window.APP_CONFIG = {"apiUrl": "/users"};\n'
+
+
+def test_outputs_file_without_an_output_of_the_contract_names_it(tmp_path, capsys):
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"prod": {"bucket_name": "b", "distribution_id": "E1", "api_url": API_URL}}))
+    assert main(["--outputs-file", str(outputs), "--stack", "prod"]) == 2
+    assert "missing output(s) site_url, page_api_url, table_name, function_name, api_id, api_stage" in (
+        capsys.readouterr().err
+    )
+
+
+# --- the library ----------------------------------------------------------------------------------------------
+
+
+def test_publish_site_is_a_library_call_returning_one_result_type(aws, site):
+    target = Target(site["bucket"], site["distribution"], API_URL)
+    clients = SiteClients.from_session(aws)
+    planned = publish_site(target, site["source"], PublishOptions(dry_run=True), clients)
+    done = publish_site(target, site["source"], PublishOptions(wait=False), clients)
+    assert isinstance(planned, PublishResult)
+    assert isinstance(done, PublishResult)
+    assert (planned.dry_run, done.dry_run) == (True, False)
+    assert planned.uploaded == done.uploaded
+    assert planned.invalidation is not None
+    assert done.invalidation is not None
+    assert planned.invalidation.id is None
+    assert done.invalidation.id is not None
+    assert planned.invalidation.paths == done.invalidation.paths
 
 
 def test_unknown_stack_in_outputs_file_is_a_clear_error(tmp_path, capsys):
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps({"prod": {}}))
     assert main(["--outputs-file", str(outputs), "--stack", "staging"]) == 2
-    assert capsys.readouterr().err == "post_apply: error: stack 'staging' is not in " + str(outputs) + \
-        "; it holds ['prod']\n"
+    assert (
+        capsys.readouterr().err
+        == "post_apply: error: stack 'staging' is not in " + str(outputs) + "; it holds ['prod']\n"
+    )
 
 
 def test_missing_inputs_are_named(capsys):
@@ -278,4 +375,6 @@ def test_help_describes_the_hook(capsys):
         main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    assert "--outputs-file" in out and "--dry-run" in out and "--prune" in out
+    assert "--outputs-file" in out
+    assert "--dry-run" in out
+    assert "--prune" in out

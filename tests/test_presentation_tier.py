@@ -8,9 +8,12 @@ from modules.frontend import CACHING_OPTIMIZED_POLICY_ID
 
 def test_bucket_blocks_every_kind_of_public_access(prod):
     block = prod.only("aws_s3_bucket_public_access_block")
-    assert {k: block[k] for k in ("block_public_acls", "block_public_policy", "ignore_public_acls",
-                                  "restrict_public_buckets")} == dict.fromkeys(
-        ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"), True)
+    assert {
+        k: block[k]
+        for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
+    } == dict.fromkeys(
+        ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"), True
+    )
     assert block["bucket"] == prod.ref("aws_s3_bucket", "id")
 
 
@@ -51,8 +54,11 @@ def test_replaced_files_expire_from_the_versioned_bucket(prod):
 
 def test_origin_access_control_signs_every_request(prod):
     control = prod.only("aws_cloudfront_origin_access_control")
-    assert (control["origin_access_control_origin_type"], control["signing_behavior"],
-            control["signing_protocol"]) == ("s3", "always", "sigv4")
+    assert (control["origin_access_control_origin_type"], control["signing_behavior"], control["signing_protocol"]) == (
+        "s3",
+        "always",
+        "sigv4",
+    )
 
 
 def test_distribution_reads_the_bucket_rest_endpoint_through_oac(prod):
@@ -86,10 +92,10 @@ def test_prod_attaches_its_own_security_headers_with_a_csp_naming_the_api(prod):
     assert headers["frame_options"] == {"frame_option": "DENY", "override": True}
     assert headers["referrer_policy"]["referrer_policy"] == "strict-origin-when-cross-origin"
     csp = headers["content_security_policy"]["content_security_policy"]
-    api_origin = ("https://" + prod.ref("aws_api_gateway_rest_api", "id")
-                  + ".execute-api.eu-north-1.amazonaws.com")
+    api_origin = "https://" + prod.ref("aws_api_gateway_rest_api", "id") + ".execute-api.eu-north-1.amazonaws.com"
     assert f"connect-src 'self' {api_origin}" in csp
-    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "default-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
 
 
 def test_local_attaches_the_managed_security_headers_policy(local):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+from modules.outputs import StackOutputs
 from review import plan as review_plan
 from review.summary import summarize
+from terraform_cli import resource_changes
 
 
 def test_summary_groups_resources_by_tier(prod):
@@ -37,23 +39,30 @@ def test_summary_names_what_is_public_and_that_the_bucket_is_private(prod):
 
 def test_summary_shows_one_cors_origin_in_every_place_it_is_used(prod):
     origins = summarize(prod.config)["cors_origins"]
-    assert set(origins) == {"OPTIONS preflight (MOCK)", "gateway response DEFAULT_4XX",
-                            "gateway response DEFAULT_5XX", "function three-tier-prod-get-user ALLOWED_ORIGIN"}
+    assert set(origins) == {
+        "OPTIONS preflight (MOCK)",
+        "gateway response DEFAULT_4XX",
+        "gateway response DEFAULT_5XX",
+        "function three-tier-prod-get-user ALLOWED_ORIGIN",
+    }
     values = [value for found in origins.values() for value in found]
     assert all("aws_cloudfront_distribution" in value and "*" not in value for value in values)
 
 
 def test_summary_lists_the_outputs_and_backend(prod):
     summary = summarize(prod.config)
-    assert set(summary["outputs"]) == {"site_url", "api_url", "page_api_url", "bucket_name",
-                                       "distribution_id", "table_name", "function_name"}
+    assert set(summary["outputs"]) == set(StackOutputs.descriptions())
     assert summary["backend"] == {"local": {"path": "../../../terraform.prod.tfstate"}}
 
 
-def test_saved_plan_of_the_local_stack_shows_only_emulator_drift(local_stack, tmp_path, capsys):
+def test_saved_plan_of_the_local_stack_shows_only_emulator_drift(local_stack, tmp_path, capsys, monkeypatch):
+    for name, value in local_stack.emulator.environment().items():  # the credentials a user would have
+        monkeypatch.setenv(name, value)
     outdir = str(local_stack.outdir)
     assert review_plan.main(["local", "--skip-synth", "--outdir", outdir, "--out", str(tmp_path)]) == 0
     saved = json.loads((tmp_path / "local.plan.json").read_text())
     assert (tmp_path / "local.tfplan").stat().st_size > 0
-    assert review_plan.changes(saved) == [("update", "aws_cloudfront_distribution.StaticSite_distribution_FF41CC3F")]
+    assert [(c.action, c.address) for c in resource_changes(saved)] == [
+        ("update", "aws_cloudfront_distribution.StaticSite_distribution_FF41CC3F")
+    ]
     assert "1 change(s): 1 update" in capsys.readouterr().out

@@ -1,7 +1,8 @@
 """The same-origin option in local mode: the site origin routes /users to the API, as the deployed distribution
 says, and the page calls a relative URL — no CORS, no preflight.
 
-Runs after the cross-origin local stack is torn down (both use the `local` stack's names and state).
+Runs after the cross-origin local stack is destroyed: moto servers in one process share one state, so two `local`
+stacks in the test process would collide on names (two `pipenv run local` processes never do).
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ import re
 import urllib.request
 
 import pytest
-from conftest import running_local_stack
+
+from tests.conftest import running_local_stack
 
 pytestmark = pytest.mark.runs_last
 
 
 @pytest.fixture(scope="module")
-def same_origin_stack():
-    with running_local_stack(same_origin=True) as stack:
+def same_origin_stack(tmp_path_factory):
+    with running_local_stack(tmp_path_factory.mktemp("same-origin"), same_origin=True) as stack:
         yield stack
 
 

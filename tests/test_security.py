@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from cloudsplaining.scan.policy_document import PolicyDocument
 
+from review.summary import permissions
+
 with warnings.catch_warnings():  # parliament imports pkg_resources, which warns on import
     warnings.simplefilter("ignore")
     from parliament import analyze_policy_string
@@ -27,11 +29,17 @@ SAMPLE_ARNS = {
     "aws_s3_bucket": "arn:aws:s3:::three-tier-prod-site-20260101000000000000000001",
     "aws_cloudfront_distribution": "arn:aws:cloudfront::123456789012:distribution/E2EXAMPLE12345",
 }
-CLOUDSPLAINING_FLAGS = ("allows_privilege_escalation", "permissions_management_without_constraints",
-                        "allows_data_exfiltration_actions", "service_wildcard", "credentials_exposure")
+CLOUDSPLAINING_FLAGS = (
+    "allows_privilege_escalation",
+    "permissions_management_without_constraints",
+    "allows_data_exfiltration_actions",
+    "service_wildcard",
+    "credentials_exposure",
+)
 
 
 # --- checkov --------------------------------------------------------------------------------------------------
+
 
 def expected_skips(stack_name: str) -> set[str]:
     return {check for check, entry in SKIPS.items() if stack_name in entry.get("stacks", [stack_name])}
@@ -47,9 +55,23 @@ def test_every_skip_has_a_reason():
 def test_checkov_fails_exactly_the_reviewed_skips(synthesized, stack_name):
     assert CHECKOV.exists(), "checkov is not installed: run scripts/setup"
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
-    done = subprocess.run([str(CHECKOV), "-d", str(synthesized[stack_name].directory), "--framework",
-                           "terraform_json", "--quiet", "-o", "json", "--skip-download"],
-                          capture_output=True, text=True, env=env, check=False)
+    done = subprocess.run(
+        [
+            str(CHECKOV),
+            "-d",
+            str(synthesized[stack_name].directory),
+            "--framework",
+            "terraform_json",
+            "--quiet",
+            "-o",
+            "json",
+            "--skip-download",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     report = json.loads(done.stdout)
     failed = {check["check_id"] for check in report["results"]["failed_checks"]}
     assert report["summary"]["passed"] > 40
@@ -59,10 +81,13 @@ def test_checkov_fails_exactly_the_reviewed_skips(synthesized, stack_name):
 
 # --- IAM lint -------------------------------------------------------------------------------------------------
 
+
 def with_sample_arns(document: str) -> dict:
     """A synthesized policy with Terraform's ARN references replaced by ARNs of the right shape."""
+
     def sample(match: re.Match) -> str:
         return SAMPLE_ARNS[match[1]]
+
     return json.loads(re.sub(r"\$\{([a-z0-9_]+)\.[A-Za-z0-9_]+\.arn\}", sample, document))
 
 
@@ -87,10 +112,8 @@ def test_synthesized_identity_policies_pass_parliament_and_cloudsplaining(synthe
 
 
 def test_applied_function_policy_passes_parliament_and_cloudsplaining(local_stack):
-    import boto3
-
-    iam = boto3.session.Session().client("iam")
-    role = f"{local_stack.outputs['function_name']}-role"
+    iam = local_stack.emulator.client("iam")
+    role = f"{local_stack.outputs.function_name}-role"
     for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
         document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
         document = json.loads(document) if isinstance(document, str) else document
@@ -100,38 +123,23 @@ def test_applied_function_policy_passes_parliament_and_cloudsplaining(local_stac
 
 def test_the_linters_do_flag_a_broad_policy():
     """The control: the same checks fail on the managed-policy style the articles started from."""
-    broad = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["dynamodb:*", "iam:PassRole"], "Resource": "*"}]}
+    broad = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["dynamodb:*", "iam:PassRole"], "Resource": "*"}],
+    }
     with pytest.raises(AssertionError):
         assert_clean(broad)
 
 
 # --- exact least privilege ------------------------------------------------------------------------------------
 
-def grants(stack) -> set[tuple]:
-    """Every permission the stack writes down: (where, effect, principal, action, resource)."""
-    found = set()
 
-    def add(where: str, document: dict) -> None:
-        for statement in document["Statement"]:
-            principal = json.dumps(statement.get("Principal"), sort_keys=True)
-            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            resources = statement.get("Resource", ["(the role)"])
-            resources = resources if isinstance(resources, list) else [resources]
-            for action in actions:
-                for resource in resources:
-                    found.add((where, statement["Effect"], principal, action, resource))
-
-    for policy in stack.resources("aws_iam_role_policy").values():
-        add("function role policy", json.loads(policy["policy"]))
-    for role in stack.resources("aws_iam_role").values():
-        add("function role trust", json.loads(role["assume_role_policy"]))
-    for policy in stack.resources("aws_s3_bucket_policy").values():
-        add("bucket policy", json.loads(policy["policy"]))
-    for permission in stack.resources("aws_lambda_permission").values():
-        found.add(("function resource policy", "Allow", permission["principal"], permission["action"],
-                   permission["source_arn"]))
-    return found
+def grants(stack) -> set[tuple[str, str, str, str, str, str]]:
+    """Every permission the stack writes down (the reviewer's listing), with the kind of policy it is in."""
+    return {
+        (grant.policy.rsplit(" ", 1)[0], grant.effect, grant.principal, grant.action, grant.resource, grant.condition)
+        for grant in permissions(stack.config)
+    }
 
 
 def test_the_stack_grants_exactly_these_permissions(prod):
@@ -142,20 +150,32 @@ def test_the_stack_grants_exactly_these_permissions(prod):
     cloudfront = json.dumps({"Service": "cloudfront.amazonaws.com"})
     lambda_service = json.dumps({"Service": "lambda.amazonaws.com"})
     execute_api = prod.ref("aws_api_gateway_rest_api", "execution_arn") + "/prod/GET/users"
+    only_this_distribution = json.dumps(
+        {"StringEquals": {"AWS:SourceArn": prod.ref("aws_cloudfront_distribution", "arn")}}
+    )
+    tls_only = json.dumps({"Bool": {"aws:SecureTransport": "false"}})
     assert grants(prod) == {
-        ("function role policy", "Allow", "null", "dynamodb:GetItem", table),
-        ("function role policy", "Allow", "null", "logs:CreateLogStream", log_streams),
-        ("function role policy", "Allow", "null", "logs:PutLogEvents", log_streams),
-        ("function role trust", "Allow", lambda_service, "sts:AssumeRole", "(the role)"),
-        ("bucket policy", "Allow", cloudfront, "s3:GetObject", f"{bucket}/*"),
-        ("bucket policy", "Allow", cloudfront, "s3:ListBucket", bucket),
-        ("bucket policy", "Deny", '"*"', "s3:*", f"{bucket}/*"),
-        ("bucket policy", "Deny", '"*"', "s3:*", bucket),
-        ("function resource policy", "Allow", "apigateway.amazonaws.com", "lambda:InvokeFunction", execute_api),
+        ("role policy", "Allow", "null", "dynamodb:GetItem", table, "null"),
+        ("role policy", "Allow", "null", "logs:CreateLogStream", log_streams, "null"),
+        ("role policy", "Allow", "null", "logs:PutLogEvents", log_streams, "null"),
+        ("trust policy", "Allow", lambda_service, "sts:AssumeRole", "(this role)", "null"),
+        ("bucket policy", "Allow", cloudfront, "s3:GetObject", f"{bucket}/*", only_this_distribution),
+        ("bucket policy", "Allow", cloudfront, "s3:ListBucket", bucket, only_this_distribution),
+        ("bucket policy", "Deny", '"*"', "s3:*", f"{bucket}/*", tls_only),
+        ("bucket policy", "Deny", '"*"', "s3:*", bucket, tls_only),
+        (
+            "function permission",
+            "Allow",
+            json.dumps({"Service": "apigateway.amazonaws.com"}),
+            "lambda:InvokeFunction",
+            prod.ref("aws_lambda_function", "function_name"),
+            json.dumps({"SourceArn": execute_api}),
+        ),
     }
 
 
 def test_only_three_iam_actions_exist_in_the_prod_output(prod):
-    actions = {grant[3] for grant in grants(prod) if grant[0] == "function role policy"}
+    actions = {grant[3] for grant in grants(prod) if grant[0] == "role policy"}
     assert actions == {"dynamodb:GetItem", "logs:CreateLogStream", "logs:PutLogEvents"}
-    assert prod.resources("aws_iam_policy") == {} and prod.resources("aws_iam_role_policy_attachment") == {}
+    assert prod.resources("aws_iam_policy") == {}
+    assert prod.resources("aws_iam_role_policy_attachment") == {}

@@ -2,15 +2,14 @@
 
 import pytest
 
+from modules.outputs import StackOutputs
 from modules.stack import EMULATED_SERVICES
-
-EXPECTED_OUTPUTS = {"site_url", "api_url", "page_api_url", "bucket_name", "distribution_id", "table_name",
-                    "function_name"}
 
 
 @pytest.mark.parametrize("stack_name", ["prod", "local"])
-def test_stack_exposes_the_outputs_the_deploy_hook_reads(synthesized, stack_name):
-    assert set(synthesized[stack_name].config["output"]) == EXPECTED_OUTPUTS
+def test_stack_writes_every_output_of_the_contract_with_its_description(synthesized, stack_name):
+    outputs = synthesized[stack_name].config["output"]
+    assert {name: output["description"] for name, output in outputs.items()} == StackOutputs.descriptions()
 
 
 def test_outputs_point_at_the_deployed_resources(prod):
@@ -21,6 +20,8 @@ def test_outputs_point_at_the_deployed_resources(prod):
     assert outputs["distribution_id"] == prod.ref("aws_cloudfront_distribution", "id")
     assert outputs["table_name"] == prod.ref("aws_dynamodb_table", "name")
     assert outputs["function_name"] == prod.ref("aws_lambda_function", "function_name")
+    assert outputs["api_id"] == prod.ref("aws_api_gateway_rest_api", "id")
+    assert outputs["api_stage"] == prod.ref("aws_api_gateway_stage", "stage_name")
     assert "domain_name" in outputs["site_url"]
 
 
@@ -36,7 +37,8 @@ def test_provider_is_pinned_to_the_5_99_series(synthesized, stack_name):
 def test_prod_provider_talks_to_aws_in_the_configured_region(prod):
     (provider,) = prod.config["provider"]["aws"]
     assert provider["region"] == "eu-north-1"
-    assert "endpoints" not in provider and "skip_credentials_validation" not in provider
+    assert "endpoints" not in provider
+    assert "skip_credentials_validation" not in provider
 
 
 def test_local_provider_sends_every_service_to_the_emulator(local):
@@ -57,5 +59,6 @@ def test_each_stack_keeps_its_own_relative_state_file(synthesized, stack_name):
 
 def test_resources_are_tagged_with_project_and_environment(prod):
     (provider,) = prod.config["provider"]["aws"]
-    assert provider["default_tags"] == [{"tags": {"Project": "three-tier", "Environment": "prod",
-                                                  "ManagedBy": "cdktf"}}]
+    assert provider["default_tags"] == [
+        {"tags": {"Project": "three-tier", "Environment": "prod", "ManagedBy": "cdktf"}}
+    ]

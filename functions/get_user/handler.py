@@ -13,29 +13,31 @@ import os
 import time
 import unicodedata
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from boto3.dynamodb.types import Binary, TypeDeserializer
 from botocore.exceptions import ClientError
 
+if TYPE_CHECKING:  # type stubs exist in development only; the deployed function needs none
+    from mypy_boto3_dynamodb import DynamoDBClient
+
 MAX_USER_ID_LENGTH = 256
-ALLOWED_METHODS = "GET,OPTIONS"
-ALLOWED_HEADERS = "Content-Type,Authorization"
 
 
 @functools.cache
-def _dynamodb():
+def _dynamodb() -> DynamoDBClient:
     """One client per container: created on first use, reused by every warm invocation."""
     return boto3.client("dynamodb")
 
 
 def _cors_headers() -> dict[str, str]:
+    # The same values as the API's preflight answer: the stack passes them in, so they are written once.
     origin = os.environ.get("ALLOWED_ORIGIN", "")
     headers = {
         "Access-Control-Allow-Origin": origin,
-        "Access-Control-Allow-Methods": ALLOWED_METHODS,
-        "Access-Control-Allow-Headers": ALLOWED_HEADERS,
+        "Access-Control-Allow-Methods": os.environ.get("ALLOWED_METHODS", ""),
+        "Access-Control-Allow-Headers": os.environ.get("ALLOWED_HEADERS", ""),
     }
     if origin != "*":
         headers["Vary"] = "Origin"  # the answer depends on the origin: keep caches from mixing them up
@@ -59,7 +61,7 @@ def _plain(value: Any) -> Any:
             raise ValueError(f"stored number is not finite: {value}")  # JSON has no NaN or Infinity
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, Binary):
-        return base64.b64encode(value.value).decode("ascii")
+        return base64.b64encode(value.value).decode("ascii")  # type: ignore[attr-defined]  # missing from the stubs
     if isinstance(value, (set, frozenset)):
         return sorted((_plain(v) for v in value), key=str)
     if isinstance(value, list):
@@ -80,11 +82,11 @@ def _user_id_problem(user_id: Any) -> str | None:
     return None
 
 
-def _request_id(event: dict, context: Any) -> str | None:
-    if context is not None and getattr(context, "aws_request_id", None):
-        return context.aws_request_id
-    request_context = event.get("requestContext")
-    return request_context.get("requestId") if isinstance(request_context, dict) else None
+def _request_id(event: dict[str, Any], context: Any) -> str | None:
+    request_id = getattr(context, "aws_request_id", None) or (
+        event["requestContext"].get("requestId") if isinstance(event.get("requestContext"), dict) else None
+    )
+    return request_id if isinstance(request_id, str) else None
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
@@ -94,8 +96,13 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     method = event.get("httpMethod")
     params = event.get("queryStringParameters")
     user_id = params.get("userId") if isinstance(params, dict) else None
-    log = {"level": "INFO", "requestId": _request_id(event, context), "method": method,
-           "userId": user_id if isinstance(user_id, str) else None, "found": False}
+    log = {
+        "level": "INFO",
+        "requestId": _request_id(event, context),
+        "method": method,
+        "userId": user_id if isinstance(user_id, str) else None,
+        "found": False,
+    }
 
     def finish(response: dict[str, Any]) -> dict[str, Any]:
         log["status"] = response["statusCode"]
@@ -106,7 +113,8 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     if method == "OPTIONS":
         return finish(_respond(200, None))
     if method != "GET":
-        return finish(_respond(405, {"error": "Method not allowed"}, {"Allow": ALLOWED_METHODS.replace(",", ", ")}))
+        allow = ", ".join(os.environ.get("ALLOWED_METHODS", "").split(","))
+        return finish(_respond(405, {"error": "Method not allowed"}, {"Allow": allow}))
     problem = _user_id_problem(user_id)
     if problem:
         return finish(_respond(400, {"error": problem}))
