@@ -8,7 +8,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from cdktf import App, AssetType, Fn, TerraformAsset, TerraformResourceLifecycle, TerraformStack, Token
+from cdktf import (
+    App,
+    AssetType,
+    Fn,
+    ITerraformDependable,
+    TerraformAsset,
+    TerraformResourceLifecycle,
+    TerraformStack,
+    Token,
+)
+from cdktf_cdktf_provider_aws.api_gateway_account import ApiGatewayAccount
 from cdktf_cdktf_provider_aws.api_gateway_deployment import ApiGatewayDeployment
 from cdktf_cdktf_provider_aws.api_gateway_gateway_response import ApiGatewayGatewayResponse
 from cdktf_cdktf_provider_aws.api_gateway_integration import ApiGatewayIntegration
@@ -46,18 +56,22 @@ CORS_ALLOW_METHODS = "GET,OPTIONS"
 CORS_ALLOW_HEADERS = "Content-Type,Authorization"
 # API Gateway's own errors that the page must be able to read (validator 400s, 403 for unknown routes, 429, 5xx).
 GATEWAY_RESPONSE_TYPES = ("DEFAULT_4XX", "DEFAULT_5XX")
-ACCESS_LOG_FORMAT = json.dumps(
-    {
-        "requestId": "$context.requestId",
-        "requestTime": "$context.requestTime",
-        "sourceIp": "$context.identity.sourceIp",
-        "httpMethod": "$context.httpMethod",
-        "resourcePath": "$context.resourcePath",
-        "status": "$context.status",
-        "responseLength": "$context.responseLength",
-        "integrationLatency": "$context.integrationLatency",
-        "errorMessage": "$context.error.message",
-    }
+# One JSON object per request. API Gateway puts each $context value in as it is: these never hold a quote, and
+# the error message comes from $context.error.messageString, which API Gateway quotes and escapes itself.
+ACCESS_LOG_FORMAT = (
+    json.dumps(
+        {
+            "requestId": "$context.requestId",
+            "requestTime": "$context.requestTime",
+            "sourceIp": "$context.identity.sourceIp",
+            "httpMethod": "$context.httpMethod",
+            "resourcePath": "$context.resourcePath",
+            "status": "$context.status",
+            "responseLength": "$context.responseLength",
+            "integrationLatency": "$context.integrationLatency",
+        }
+    )[:-1]
+    + ', "errorMessage": $context.error.messageString}'
 )
 
 
@@ -92,6 +106,27 @@ def function_policy(table_statement: dict[str, Any], log_group_arn: str) -> str:
                     # The group's streams: arn:…:log-group:/aws/lambda/<name>:*
                     "Resource": [f"{log_group_arn}:*"],
                 },
+            ],
+        }
+    )
+
+
+def account_logging_policy(log_group_arns: list[str]) -> str:
+    """What API Gateway's account-wide CloudWatch role needs to write this stack's stage logs, and no more.
+
+    AWS's managed policy for this role also grants creating and listing log groups on every resource ("*"); the
+    stack makes its stage log groups before the stage, so the role only writes into those.
+    """
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "WriteThisStacksStageLogs",
+                    "Effect": "Allow",
+                    "Action": ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+                    "Resource": [f"{arn}:*" for arn in log_group_arns],
+                }
             ],
         }
     )
@@ -229,6 +264,7 @@ class UserApi(Construct):
             description="Reads one user from the users table by userId",
             role=role.arn,
             runtime=settings.runtime,
+            architectures=[settings.architecture],
             handler="handler.lambda_handler",
             filename=asset.path,
             source_code_hash=asset.asset_hash,
@@ -350,6 +386,22 @@ class UserApi(Construct):
             name=f"/aws/apigateway/{prefix}-api/{settings.stage_name}",
             retention_in_days=settings.access_log_retention_days,
         )
+        log_groups = [access_logs]
+        if settings.execution_logging_level != "OFF":
+            # API Gateway would create this group itself on the first error, keep it forever and leave it behind
+            # on destroy: made here, before the stage, it has a retention and goes with the stack.
+            log_groups.append(
+                CloudwatchLogGroup(
+                    self,
+                    "execution_logs",
+                    name=f"API-Gateway-Execution-Logs_{self.rest_api.id}/{settings.stage_name}",
+                    retention_in_days=settings.access_log_retention_days,
+                )
+            )
+        # Stage logging is refused until the account has a CloudWatch role; where the stack sets it, first.
+        logging_ready: list[ITerraformDependable] = [*log_groups]
+        if settings.manage_account_logging_role:
+            logging_ready.append(self._account_logging_role(prefix, [group.arn for group in log_groups]))
         stage = ApiGatewayStage(
             self,
             "stage",
@@ -360,6 +412,7 @@ class UserApi(Construct):
                 destination_arn=access_logs.arn, format=ACCESS_LOG_FORMAT
             ),
             xray_tracing_enabled=settings.tracing,
+            depends_on=logging_ready,
         )
         ApiGatewayMethodSettings(
             self,
@@ -376,3 +429,20 @@ class UserApi(Construct):
             ),
         )
         return stage
+
+    def _account_logging_role(self, prefix: str, log_group_arns: list[str]) -> ApiGatewayAccount:
+        """API Gateway's CloudWatch role for the account and region: one setting, the last writer wins."""
+        role = IamRole(
+            self,
+            "account_logging_role",
+            name=f"{prefix}-apigateway-logs",
+            assume_role_policy=assume_role_policy("apigateway.amazonaws.com"),
+        )
+        IamRolePolicy(
+            self,
+            "account_logging_policy",
+            name="write-stage-logs",
+            role=role.id,
+            policy=account_logging_policy(log_group_arns),
+        )
+        return ApiGatewayAccount(self, "account", cloudwatch_role_arn=role.arn)

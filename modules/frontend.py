@@ -34,6 +34,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
     S3BucketLifecycleConfiguration,
     S3BucketLifecycleConfigurationRule,
     S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
+    S3BucketLifecycleConfigurationRuleExpiration,
     S3BucketLifecycleConfigurationRuleFilter,
     S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
 )
@@ -184,7 +185,7 @@ class StaticSite(Construct):
             certificate_arn,
             headers_policy_id,
             origins=[bucket_origin, *([self._api_origin(api)] if settings.api_same_origin else [])],
-            api_behaviors=[self._api_behavior(api)] if settings.api_same_origin else [],
+            api_behaviors=[self._api_behavior(api, headers_policy_id)] if settings.api_same_origin else [],
         )
         S3BucketPolicy(
             self, "bucket_policy", bucket=self.bucket.id, policy=bucket_policy(self.bucket.arn, self.distribution.arn)
@@ -250,6 +251,9 @@ class StaticSite(Construct):
                     abort_incomplete_multipart_upload=[
                         S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=1)
                     ],
+                    # Pruning deletes files of a versioned bucket, which leaves a delete marker for each: once
+                    # its last noncurrent version has expired, the marker goes too.
+                    expiration=[S3BucketLifecycleConfigurationRuleExpiration(expired_object_delete_marker=True)],
                 )
             ],
             depends_on=[versioning],  # S3 needs versioning in place before a noncurrent-version rule
@@ -282,7 +286,7 @@ class StaticSite(Construct):
             "distribution",
             enabled=True,
             comment=f"{name_prefix} static site",
-            aliases=[domain.domain_name] if domain else None,
+            aliases=list(domain.names) if domain else None,
             default_root_object=INDEX_DOCUMENT,
             http_version="http2and3",
             is_ipv6_enabled=True,
@@ -315,20 +319,31 @@ class StaticSite(Construct):
             "certificate",
             provider=provider,
             domain_name=domain.settings.domain_name,
+            subject_alternative_names=list(domain.settings.alternative_names) or None,
             validation_method="DNS",
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
         )
-        options = TerraformIterator.from_complex_list(certificate.domain_validation_options, "domain_name")
+        # One record per name. The names come from the configuration, so for_each is known when planning; the
+        # record's values, which ACM makes only once the certificate exists, are looked up by name and may be
+        # unknown until then. (Keyed by the validation options themselves, for_each is unknown at plan time
+        # as soon as the certificate has two names.)
+        names = TerraformIterator.from_list(list(domain.settings.names))
+        options = TerraformIterator.from_list(certificate.domain_validation_options)
+
+        def validation_value(attribute: str) -> str:
+            value: str = Fn.one(options.for_expression_for_list(f"val.{attribute} if val.domain_name == each.value"))
+            return value
+
         records = Route53Record(
             self,
             "certificate_validation_record",
-            for_each=options,
+            for_each=names,
             zone_id=domain.settings.hosted_zone_id,
-            name=options.get_string("resource_record_name"),
-            type=options.get_string("resource_record_type"),
-            records=[options.get_string("resource_record_value")],
+            name=validation_value("resource_record_name"),
+            type=validation_value("resource_record_type"),
+            records=[validation_value("resource_record_value")],
             ttl=60,
-            allow_overwrite=True,
+            allow_overwrite=True,  # a wildcard and its base name share one record
         )
         validation = AcmCertificateValidation(
             self,
@@ -341,19 +356,22 @@ class StaticSite(Construct):
         return certificate_arn
 
     def _alias_records(self, domain: DomainSettings) -> None:
-        for record_type in ("A", "AAAA"):
-            Route53Record(
-                self,
-                f"alias_{record_type.lower()}",
-                zone_id=domain.hosted_zone_id,
-                name=domain.domain_name,
-                type=record_type,
-                alias=Route53RecordAlias(
-                    name=self.distribution.domain_name,
-                    zone_id=self.distribution.hosted_zone_id,
-                    evaluate_target_health=False,
-                ),
-            )
+        for name in domain.names:
+            for record_type in ("A", "AAAA"):
+                # The domain's records keep their first ids; each alternative name's are named after it.
+                suffix = "" if name == domain.domain_name else f"_{name}"
+                Route53Record(
+                    self,
+                    f"alias_{record_type.lower()}{suffix}",
+                    zone_id=domain.hosted_zone_id,
+                    name=name,
+                    type=record_type,
+                    alias=Route53RecordAlias(
+                        name=self.distribution.domain_name,
+                        zone_id=self.distribution.hosted_zone_id,
+                        evaluate_target_health=False,
+                    ),
+                )
 
     # --- what the other tiers see -----------------------------------------------------------------------------
 
@@ -393,7 +411,7 @@ class StaticSite(Construct):
         )
 
     @staticmethod
-    def _api_behavior(api: SiteApi) -> CloudfrontDistributionOrderedCacheBehavior:
+    def _api_behavior(api: SiteApi, headers_policy_id: str) -> CloudfrontDistributionOrderedCacheBehavior:
         return CloudfrontDistributionOrderedCacheBehavior(
             path_pattern=api.path,
             target_origin_id=API_ORIGIN_ID,
@@ -403,6 +421,7 @@ class StaticSite(Construct):
             cache_policy_id=CACHING_DISABLED_POLICY_ID,
             origin_request_policy_id=ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY_ID,
             compress=True,
+            response_headers_policy_id=headers_policy_id,  # the API's answers get the site's headers too
         )
 
     def _security_headers(self, name_prefix: str, api_origin: str | None) -> CloudfrontResponseHeadersPolicy:

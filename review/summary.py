@@ -52,7 +52,8 @@ class Grant:
 
 
 def permissions(config: dict[str, Any]) -> list[Grant]:
-    """Every permission the stack writes down: identity, trust, bucket and function resource policies."""
+    """Every permission the stack writes down: identity and trust policies, and the resource policies of the
+    bucket, the function, the alarm key and the alarm topic."""
     resources = config.get("resource", {})
     found: list[Grant] = []
 
@@ -77,6 +78,10 @@ def permissions(config: dict[str, Any]) -> list[Grant]:
         add(f"trust policy {name}", role["assume_role_policy"])
     for name, policy in resources.get("aws_s3_bucket_policy", {}).items():
         add(f"bucket policy {name}", policy["policy"])
+    for name, policy in resources.get("aws_kms_key_policy", {}).items():
+        add(f"key policy {name}", policy["policy"])
+    for name, policy in resources.get("aws_sns_topic_policy", {}).items():
+        add(f"topic policy {name}", policy["policy"])
     for name, permission in resources.get("aws_lambda_permission", {}).items():
         found.append(
             Grant(

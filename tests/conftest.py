@@ -80,6 +80,33 @@ def prod(synthesized: dict[str, SynthesizedStack]) -> SynthesizedStack:
     return synthesized["prod"]
 
 
+def prod_with_every_option() -> Any:
+    """Prod with each option on: alarms mailing ops, a custom domain with an alternative name (so same-origin),
+    and the account's API Gateway logging role managed by the stack."""
+    from dataclasses import replace
+
+    from modules.config import AlarmSettings, DomainSettings, load_environment
+
+    prod = load_environment("prod", {})
+    return replace(
+        prod,
+        alarms=AlarmSettings(enabled=True, email="ops@example.com"),
+        domain=DomainSettings(
+            domain_name="users.example.com",
+            hosted_zone_id="Z0123456789ABCDEFGHIJ",
+            alternative_names=("www.users.example.com",),
+        ),
+        site=replace(prod.site, api_same_origin=True),
+        api=replace(prod.api, manage_account_logging_role=True),
+    )
+
+
+@pytest.fixture(scope="session")
+def prod_all(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedStack:
+    """The prod stack with every option on, synthesized once."""
+    return synthesize([prod_with_every_option()], tmp_path_factory.mktemp("prod-all"))["prod"]
+
+
 @pytest.fixture(scope="session")
 def local(synthesized: dict[str, SynthesizedStack]) -> SynthesizedStack:
     return synthesized["local"]

@@ -29,6 +29,7 @@ SAMPLE_ARNS = {
     "aws_s3_bucket": "arn:aws:s3:::three-tier-prod-site-20260101000000000000000001",
     "aws_cloudfront_distribution": "arn:aws:cloudfront::123456789012:distribution/E2EXAMPLE12345",
 }
+
 CLOUDSPLAINING_FLAGS = (
     "allows_privilege_escalation",
     "permissions_management_without_constraints",
@@ -51,15 +52,16 @@ def test_every_skip_has_a_reason():
         assert len(entry["reason"]) > 30, f"{check} needs a reason specific to this design"
 
 
-@pytest.mark.parametrize("stack_name", ["prod", "local"])
-def test_checkov_fails_exactly_the_reviewed_skips(synthesized, stack_name):
+@pytest.mark.parametrize("stack_name", ["prod", "local", "prod_all"])
+def test_checkov_fails_exactly_the_reviewed_skips(synthesized, prod_all, stack_name):
     assert CHECKOV.exists(), "checkov is not installed: run scripts/setup"
+    stack = prod_all if stack_name == "prod_all" else synthesized[stack_name]
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
     done = subprocess.run(
         [
             str(CHECKOV),
             "-d",
-            str(synthesized[stack_name].directory),
+            str(stack.directory),
             "--framework",
             "terraform_json",
             "--quiet",
@@ -170,6 +172,54 @@ def test_the_stack_grants_exactly_these_permissions(prod):
             "lambda:InvokeFunction",
             prod.ref("aws_lambda_function", "function_name"),
             json.dumps({"SourceArn": execute_api}),
+        ),
+    }
+
+
+def test_prod_with_every_option_grants_exactly_these_permissions(prod_all, prod):
+    def log_group(name_start: str) -> str:
+        (logical,) = [
+            k for k, g in prod_all.resources("aws_cloudwatch_log_group").items() if g["name"].startswith(name_start)
+        ]
+        return f"${{aws_cloudwatch_log_group.{logical}.arn}}:*"
+
+    def local(name: str) -> str:
+        (found,) = [key for key in prod_all.config["locals"] if f"_{name}_" in key]
+        return f"${{local.{found}}}"
+
+    cloudwatch = json.dumps({"Service": "cloudwatch.amazonaws.com"})
+    from_this_stacks_alarms = json.dumps(
+        {"ArnLike": {"aws:SourceArn": local("alarm_arns")}, "StringEquals": {"aws:SourceAccount": local("account_id")}},
+        sort_keys=True,
+    )
+    stage_logs = [log_group("/aws/apigateway/"), log_group("API-Gateway-Execution-Logs_")]
+    assert grants(prod_all) == grants(prod) | {
+        # API Gateway's account-wide logging role: this stack's stage log groups only
+        (
+            "trust policy",
+            "Allow",
+            json.dumps({"Service": "apigateway.amazonaws.com"}),
+            "sts:AssumeRole",
+            "(this role)",
+            "null",
+        ),
+        *{
+            ("role policy", "Allow", "null", action, group, "null")
+            for group in stage_logs
+            for action in ("logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents")
+        },
+        # the alarm topic's key: the account, and CloudWatch for this stack's alarms only
+        ("key policy", "Allow", json.dumps({"AWS": local("account_root")}), "kms:*", "*", "null"),
+        ("key policy", "Allow", cloudwatch, "kms:Decrypt", "*", from_this_stacks_alarms),
+        ("key policy", "Allow", cloudwatch, "kms:GenerateDataKey*", "*", from_this_stacks_alarms),
+        # the alarm topic: only this stack's alarms publish
+        (
+            "topic policy",
+            "Allow",
+            cloudwatch,
+            "sns:Publish",
+            prod_all.ref("aws_sns_topic", "arn"),
+            from_this_stacks_alarms,
         ),
     }
 

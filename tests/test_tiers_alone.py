@@ -113,6 +113,7 @@ def test_the_alarms_alone_watch_the_names_they_are_given():
             scope,
             "ErrorAlarms",
             name_prefix="t",
+            region="eu-north-1",
             settings=AlarmSettings(enabled=True),
             function_name="get-user",
             api_name="users-api",

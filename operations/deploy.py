@@ -1,9 +1,10 @@
-"""Deploy a stack and publish its site in one command: `python -m hooks.deploy prod [options]`.
+"""Deploy a stack and publish its site in one command: `python -m operations.deploy prod [options]`.
 
-Synthesizes the stack into cdktf.out (as `cdktf synth` does), runs `terraform init` and `terraform apply` in its
-folder with the project's Terraform CLI config (Terraform's progress is printed as it goes), then publishes web/
-with the stack's outputs, which it also writes to cdktf.out/<stack>.outputs.json for the hook and your tools.
-Credentials, region and state backend are the stack's own: run it where `cdktf deploy` would run.
+Runs the preflight checks first (`--skip-preflight` skips them) and stops before anything is created if one
+fails. Then synthesizes the stack into cdktf.out (as `cdktf synth` does), runs `terraform init` and `terraform
+apply` in its folder with the project's Terraform CLI config (Terraform's progress is printed as it goes), and
+publishes web/ with the stack's outputs, which it also writes to cdktf.out/<stack>.outputs.json for the hook and
+your tools. Credentials, region and state backend are the stack's own: run it where `cdktf deploy` would run.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import argparse
 import sys
 from pathlib import Path
 
+import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from hooks.publish import PublishError, PublishOptions, Target, publish_site
 from main import synth
 from modules.config import ConfigError, load_environment
 from modules.outputs import OutputsError, StackOutputs
+from operations.preflight import run_checks
 from terraform_cli import PROJECT_DIR, Terraform, TerraformError, write_cli_config
 
 OUTDIR = PROJECT_DIR / "cdktf.out"
@@ -25,8 +28,9 @@ DEFAULT_SOURCE = PROJECT_DIR / "web"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m hooks.deploy", description=(__doc__ or "").split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m operations.deploy", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("stack", help="the stack (environment) to deploy, e.g. prod")
+    parser.add_argument("--skip-preflight", action="store_true", help="deploy without the preflight checks")
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="the site's folder (default: web/)")
     parser.add_argument("--prune", action="store_true", help="delete objects no page references any more")
     parser.add_argument("--no-wait", action="store_true", help="do not wait for the invalidation to complete")
@@ -55,9 +59,20 @@ def deploy(stack: str, outdir: Path, timeout: float) -> StackOutputs:
     return outputs
 
 
+def preflight(stack: str, outdir: Path) -> bool:
+    """The preflight checks, printed; True when every one passed."""
+    checks = run_checks(load_environment(stack), boto3.session.Session(), write_cli_config(outdir / "terraform.rc"))
+    for check in checks:
+        print(check.line(), flush=True)
+    return all(check.ok for check in checks)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
+        if not args.skip_preflight and not preflight(args.stack, args.outdir):
+            print("deploy: error: a preflight check failed (see its fix above); nothing was deployed", file=sys.stderr)
+            return 1
         outputs = deploy(args.stack, args.outdir, args.timeout)
     except (ConfigError, TerraformError, OutputsError) as exc:
         print(f"deploy: error: {exc}; nothing was published", file=sys.stderr)

@@ -1,0 +1,277 @@
+"""Read-only checks of an AWS account before a deploy: `pipenv run preflight prod [--json]`.
+
+Each check is one line: what it looked at and, when something is wrong, what and the exact fix — before anything
+is created. Uses your usual AWS credentials (AWS_PROFILE, SSO, environment variables) and honours
+AWS_ENDPOINT_URL like the hook. Changes nothing. Exit 0 when every check passes, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from modules.config import ConfigError, DomainSettings, EnvironmentSettings, load_environment
+from modules.stack import AWS_PROVIDER_CONSTRAINT
+from terraform_cli import Terraform, TerraformError, write_cli_config
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sts import STSClient
+
+# Read-only calls: a few quick attempts, and never a hang on an endpoint that does not answer.
+CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=20, retries={"mode": "standard", "max_attempts": 3})
+MINIMUM_TERRAFORM = (1, 10)
+# Every service the stack creates resources in must know the region.
+STACK_SERVICES = ("apigateway", "dynamodb", "lambda", "logs", "s3", "sts")  # CloudFront and IAM are global
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check's result: `fix` says exactly what to do when `ok` is false."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+
+    def line(self) -> str:
+        fix = f" — fix: {self.fix}" if self.fix else ""
+        return f"{'ok  ' if self.ok else 'FAIL'} {self.name}: {self.detail}{fix}"
+
+
+def _aws_error(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code', 'error')}: {error.get('Message', '')}".strip()
+    return str(exc)
+
+
+# --- the checks ---------------------------------------------------------------------------------------------------
+
+
+def credentials(session: boto3.session.Session) -> Check:
+    try:
+        sts: STSClient = session.client("sts", config=CLIENT_CONFIG)
+        identity = sts.get_caller_identity()
+    except (BotoCoreError, ClientError) as exc:
+        return Check(
+            "credentials",
+            False,
+            f"no usable AWS credentials ({_aws_error(exc)})",
+            "sign in (`aws sso login --profile <profile>` and AWS_PROFILE=<profile>), or set "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for a deploy role",
+        )
+    return Check("credentials", True, f"account {identity['Account']} as {identity['Arn']}")
+
+
+def region(settings: EnvironmentSettings, session: boto3.session.Session) -> Check:
+    unknown = [s for s in STACK_SERVICES if settings.region not in session.get_available_regions(s)]
+    if unknown:
+        return Check(
+            "region",
+            False,
+            f"{settings.region} is not a region of {', '.join(unknown)}",
+            "set region in modules/config.py to an AWS region such as eu-north-1",
+        )
+    try:
+        sts: STSClient = session.client("sts", region_name=settings.region, config=CLIENT_CONFIG)
+        sts.get_caller_identity()
+    except (BotoCoreError, ClientError) as exc:
+        return Check(
+            "region",
+            False,
+            f"{settings.region} does not answer for this account ({_aws_error(exc)})",
+            f"enable {settings.region} for the account (Account → AWS Regions), or choose another region",
+        )
+    return Check("region", True, f"{settings.region} answers")
+
+
+def account_logging_role(settings: EnvironmentSettings, session: boto3.session.Session) -> Check:
+    """Stage logging is refused until API Gateway has a CloudWatch Logs role in the account and region."""
+    name = "api-gateway-logging-role"
+    if settings.api.manage_account_logging_role:
+        return Check(name, True, f"set by this stack in {settings.region} (api.manage_account_logging_role)")
+    fix = (
+        f"set it once for {settings.region}: `aws apigateway update-account --region {settings.region} "
+        "--patch-operations op=replace,path=/cloudwatchRoleArn,value=<ARN of a role trusted by "
+        "apigateway.amazonaws.com with the AmazonAPIGatewayPushToCloudWatchLogs policy>`, or set "
+        "api.manage_account_logging_role=True in modules/config.py"
+    )
+    try:
+        role_arn = (
+            session.client("apigateway", region_name=settings.region, config=CLIENT_CONFIG)
+            .get_account()
+            .get("cloudwatchRoleArn")
+        )
+    except (BotoCoreError, ClientError) as exc:
+        return Check(name, False, f"cannot read API Gateway's account settings ({_aws_error(exc)})", fix)
+    if not role_arn:
+        return Check(
+            name,
+            False,
+            f"no CloudWatch Logs role is set for API Gateway in {settings.region}; the stage "
+            'would fail with "CloudWatch Logs role ARN must be set in account settings to enable '
+            'logging"',
+            fix,
+        )
+    try:
+        role = session.client("iam", config=CLIENT_CONFIG).get_role(RoleName=role_arn.rsplit("/", 1)[-1])["Role"]
+    except (BotoCoreError, ClientError) as exc:
+        return Check(name, False, f"the role set for API Gateway, {role_arn}, cannot be read ({_aws_error(exc)})", fix)
+    if "apigateway.amazonaws.com" not in json.dumps(role.get("AssumeRolePolicyDocument", {})):
+        return Check(name, False, f"{role_arn} does not trust apigateway.amazonaws.com", fix)
+    return Check(name, True, f"{role_arn} in {settings.region}")
+
+
+def hosted_zone(domain: DomainSettings, session: boto3.session.Session) -> Check:
+    name = "hosted-zone"
+    fix = (
+        f"set domain.hosted_zone_id to the public Route 53 zone of {domain.domain_name} or of a parent "
+        "(`aws route53 list-hosted-zones-by-name`)"
+    )
+    try:
+        zone = session.client("route53", config=CLIENT_CONFIG).get_hosted_zone(Id=domain.hosted_zone_id)["HostedZone"]
+    except (BotoCoreError, ClientError) as exc:
+        return Check(name, False, f"zone {domain.hosted_zone_id} cannot be read ({_aws_error(exc)})", fix)
+    zone_name = zone["Name"].rstrip(".")
+    outside = [n for n in domain.names if n != zone_name and not n.endswith(f".{zone_name}")]
+    if outside:
+        return Check(name, False, f"{', '.join(outside)} is not in zone {zone_name} ({domain.hosted_zone_id})", fix)
+    if zone.get("Config", {}).get("PrivateZone"):
+        return Check(name, False, f"{zone_name} is a private zone; ACM validates certificates through public DNS", fix)
+    return Check(name, True, f"{zone_name} ({domain.hosted_zone_id}) holds {', '.join(domain.names)}")
+
+
+def state_bucket(settings: EnvironmentSettings, session: boto3.session.Session) -> Check:
+    name = "state-bucket"
+    bucket = settings.backend.bucket or ""
+    bucket_region = settings.backend.region or settings.region
+    s3: S3Client = session.client("s3", region_name=bucket_region, config=CLIENT_CONFIG)
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except (BotoCoreError, ClientError) as exc:
+        return Check(
+            name,
+            False,
+            f"state bucket {bucket} cannot be reached ({_aws_error(exc)})",
+            f"create it once, outside this stack: `aws s3api create-bucket --bucket {bucket} --region "
+            f"{bucket_region} --create-bucket-configuration LocationConstraint={bucket_region}`, then "
+            "turn on versioning",
+        )
+    problems, fixes = [], []
+    versioning: str | None
+    try:
+        versioning = s3.get_bucket_versioning(Bucket=bucket).get("Status")
+    except (BotoCoreError, ClientError) as exc:
+        versioning = f"unreadable ({_aws_error(exc)})"
+    if versioning != "Enabled":
+        problems.append(f"versioning is {versioning or 'off'}")
+        fixes.append(f"`aws s3api put-bucket-versioning --bucket {bucket} --versioning-configuration Status=Enabled`")
+    try:
+        rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    except (BotoCoreError, ClientError):
+        rules = []
+    if not rules:
+        problems.append("default encryption is off")
+        fixes.append(
+            f"`aws s3api put-bucket-encryption --bucket {bucket} --server-side-encryption-configuration "
+            '\'{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}\'`'
+        )
+    if problems:
+        return Check(name, False, f"state bucket {bucket}: {'; '.join(problems)}", "; ".join(fixes))
+    return Check(name, True, f"{bucket} in {bucket_region}: versioned, encrypted")
+
+
+def terraform_and_provider(cli_config: Path) -> Check:
+    """Terraform is new enough and the AWS provider installs (from the mirror or the registry)."""
+    name = "terraform"
+    fix_terraform = "install Terraform 1.10 or newer (https://developer.hashicorp.com/terraform/install)"
+    try:
+        done = subprocess.run(["terraform", "version", "-json"], capture_output=True, text=True, check=True, timeout=60)
+        version = json.loads(done.stdout)["terraform_version"]
+    except (OSError, subprocess.SubprocessError, ValueError, KeyError) as exc:
+        return Check(name, False, f"terraform cannot run ({exc})", fix_terraform)
+    numbers = tuple(int(n) for n in re.findall(r"\d+", version)[:2])
+    if numbers < MINIMUM_TERRAFORM:
+        return Check(name, False, f"Terraform {version} is older than 1.10 (S3 native state locking)", fix_terraform)
+    with tempfile.TemporaryDirectory(prefix="preflight-") as scratch:
+        (Path(scratch) / "main.tf.json").write_text(
+            json.dumps(
+                {
+                    "terraform": {
+                        "required_providers": {"aws": {"source": "hashicorp/aws", "version": AWS_PROVIDER_CONSTRAINT}}
+                    }
+                }
+            )
+        )
+        try:
+            Terraform(Path(scratch), cli_config, timeout=600).init(backend=False)
+        except TerraformError as exc:
+            return Check(
+                name,
+                False,
+                f"Terraform {version}; the hashicorp/aws provider {AWS_PROVIDER_CONSTRAINT} does not install: {exc}",
+                "run scripts/setup, which finds a provider mirror, set "
+                "TF_PROVIDER_MIRROR to one, or allow access to the Terraform registry",
+            )
+        lock = (Path(scratch) / ".terraform.lock.hcl").read_text()
+    installed = re.search(r'version\s*=\s*"([^"]+)"', lock)
+    return Check(name, True, f"Terraform {version}; hashicorp/aws {installed[1] if installed else '?'} installs")
+
+
+def run_checks(settings: EnvironmentSettings, session: boto3.session.Session, cli_config: Path) -> list[Check]:
+    checks = [credentials(session)]
+    aws_checks: list[tuple[str, Callable[[], Check]]] = [
+        ("region", lambda: region(settings, session)),
+        ("api-gateway-logging-role", lambda: account_logging_role(settings, session)),
+    ]
+    if settings.domain is not None:
+        domain = settings.domain
+        aws_checks.append(("hosted-zone", lambda: hosted_zone(domain, session)))
+    if settings.backend.kind == "s3":
+        aws_checks.append(("state-bucket", lambda: state_bucket(settings, session)))
+    for name, check in aws_checks:
+        checks.append(
+            check() if checks[0].ok else Check(name, False, "not checked: no usable credentials", checks[0].fix)
+        )
+    checks.append(terraform_and_provider(cli_config))
+    return checks
+
+
+def main(argv: list[str] | None = None, session: boto3.session.Session | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m operations.preflight", description=(__doc__ or "").split("\n\n")[0]
+    )
+    parser.add_argument("stack", help="the stack (environment) to check, e.g. prod")
+    parser.add_argument("--json", action="store_true", help='print {"checks": [{name, ok, detail, fix}]}')
+    args = parser.parse_args(argv)
+    try:
+        settings = load_environment(args.stack)
+    except ConfigError as exc:
+        print(f"preflight: error: {exc}", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"error": str(exc)}))
+        return 1
+    with tempfile.TemporaryDirectory(prefix="preflight-") as scratch:
+        checks = run_checks(settings, session or boto3.session.Session(), write_cli_config(Path(scratch) / "cli.tfrc"))
+    if args.json:
+        print(json.dumps({"checks": [asdict(check) for check in checks]}))
+    else:
+        print("\n".join(check.line() for check in checks))
+    return 0 if all(check.ok for check in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
