@@ -1,10 +1,10 @@
 """Publish web/ to a deployed stack: `python -m hooks.post_apply --outputs-file outputs.json --stack prod`.
 
 Reads the stack outputs that `cdktf deploy <stack> --outputs-file FILE` writes (or takes --bucket,
---distribution-id and --api-url), renders the frontend config, uploads what changed in a safe order and
-invalidates exactly the changed pages. AWS access goes through the standard chain (AWS_PROFILE, AWS_REGION,
-AWS_ENDPOINT_URL, ...). Exit 0 on success; otherwise one line on stderr saying what failed (with --json, also
-{"error": …} on stdout).
+--distribution-id and --api-url), checks the pages against the site's content security policy, renders the
+frontend config, uploads what changed in a safe order and invalidates exactly the changed paths. AWS access goes
+through the standard chain (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...). Exit 0 on success; otherwise one
+line on stderr saying what failed (one more per CSP finding; with --json, also {"error": …} on stdout).
 """
 
 from __future__ import annotations
@@ -17,7 +17,17 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from hooks.publish import PublishError, PublishOptions, SiteClients, Target, default_session, publish_site
+from hooks.publish import (
+    DEFAULT_AWS_TIMEOUT,
+    CspViolations,
+    PublishError,
+    PublishOptions,
+    SiteClients,
+    Target,
+    default_session,
+    publish_site,
+)
+from hooks.release import SourceError
 from modules.outputs import OutputsError, StackOutputs
 
 DEFAULT_SOURCE = Path(__file__).resolve().parent.parent / "web"
@@ -39,26 +49,62 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     where.add_argument("--bucket", help="site bucket (overrides the outputs file)")
     where.add_argument("--distribution-id", help="CloudFront distribution (overrides the outputs file)")
     where.add_argument("--api-url", help="the URL the page calls (overrides the outputs file)")
+    where.add_argument(
+        "--csp",
+        help="the content security policy to check pages against (overrides the outputs "
+        "file; without either, pages are not checked)",
+    )
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="the site's folder (default: web/)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     parser.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
     parser.add_argument(
-        "--prune",
-        action="store_true",
-        help="delete objects no longer referenced, keeping the previous release's assets",
+        "--prune", action="store_true", help="delete objects no recent release references (see --keep-releases)"
+    )
+    parser.add_argument(
+        "--keep-releases",
+        type=int,
+        default=PublishOptions.keep_releases,
+        help="pruning keeps what this many recent releases reference (default %(default)s)",
     )
     parser.add_argument("--no-wait", action="store_true", help="do not wait for the invalidation to complete")
     parser.add_argument("--wait-timeout", type=float, default=600.0, help="seconds to wait (default 600)")
-    parser.add_argument("--invalidate-all", action="store_true", help="invalidate /* instead of changed pages")
+    parser.add_argument(
+        "--invalidate-all",
+        action="store_true",
+        help="invalidate /* (whether or not anything changed) instead of the changed paths",
+    )
+    parser.add_argument(
+        "--allow-csp-violations",
+        action="store_true",
+        help="publish even what the site's CSP blocks, printing each finding as a warning",
+    )
+    parser.add_argument(
+        "--allow-dotfiles",
+        action="store_true",
+        help="publish files and folders whose names start with '.' (default: left out, but .well-known/)",
+    )
+    parser.add_argument(
+        "--lock-wait",
+        type=float,
+        default=0.0,
+        help="seconds to wait for another publish to this bucket to finish (default 0)",
+    )
+    parser.add_argument(
+        "--aws-timeout",
+        type=float,
+        default=DEFAULT_AWS_TIMEOUT,
+        help="seconds to wait for each AWS answer (default %(default)s)",
+    )
     return parser.parse_args(argv)
 
 
 def target_of(args: argparse.Namespace) -> Target:
     """The target from the outputs file, with any explicit value taking precedence."""
     outputs = StackOutputs.from_outputs_file(args.outputs_file, args.stack) if args.outputs_file else None
-    bucket: str | None = args.bucket or (outputs.bucket_name if outputs else None)
-    distribution: str | None = args.distribution_id or (outputs.distribution_id if outputs else None)
-    api_url: str | None = args.api_url or (outputs.page_api_url if outputs else None)
+    from_outputs = Target.from_outputs(outputs) if outputs else None
+    bucket: str | None = args.bucket or (from_outputs.bucket if from_outputs else None)
+    distribution: str | None = args.distribution_id or (from_outputs.distribution_id if from_outputs else None)
+    api_url: str | None = args.api_url or (from_outputs.page_api_url if from_outputs else None)
     if not (bucket and distribution and api_url):
         missing = [
             name
@@ -68,7 +114,13 @@ def target_of(args: argparse.Namespace) -> Target:
         raise UsageError(
             f"missing {', '.join(missing)}: pass --outputs-file/--stack or --bucket, --distribution-id and --api-url"
         )
-    return Target(bucket, distribution, api_url)
+    return Target(
+        bucket,
+        distribution,
+        api_url,
+        args.csp or (from_outputs.content_security_policy if from_outputs else None),
+        from_outputs.site_origin if from_outputs else None,
+    )
 
 
 def main(argv: list[str] | None = None, session: boto3.session.Session | None = None) -> int:
@@ -79,16 +131,24 @@ def main(argv: list[str] | None = None, session: boto3.session.Session | None = 
         wait=not args.no_wait,
         wait_timeout=args.wait_timeout,
         invalidate_all=args.invalidate_all,
+        allow_csp_violations=args.allow_csp_violations,
+        allow_dotfiles=args.allow_dotfiles,
+        keep_releases=args.keep_releases,
+        lock_wait=args.lock_wait,
+        aws_timeout=args.aws_timeout,
     )
     try:
-        clients = SiteClients.from_session(session or default_session())
+        clients = SiteClients.from_session(session or default_session(), args.aws_timeout)
         result = publish_site(target_of(args), args.source, options, clients)
-    except (UsageError, OutputsError, PublishError, FileNotFoundError, BotoCoreError, ClientError) as exc:
+    except (UsageError, OutputsError, PublishError, SourceError, FileNotFoundError, BotoCoreError, ClientError) as exc:
         aws = isinstance(exc, (BotoCoreError, ClientError))
         message = f"AWS said: {exc}" if aws else str(exc)
         print(f"post_apply: error: {message}", file=sys.stderr)
         if args.json:
-            print(json.dumps({"error": message}))
+            error: dict[str, object] = {"error": message.splitlines()[0]}
+            if isinstance(exc, CspViolations):
+                error["csp_findings"] = [str(f) for f in exc.findings]
+            print(json.dumps(error))
         return 2 if isinstance(exc, (UsageError, OutputsError)) else 1
     print(json.dumps(result.summary()) if args.json else result.describe())
     return 0

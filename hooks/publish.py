@@ -1,9 +1,11 @@
-"""Publishing the site: `publish_site(target, source, options)` compares, uploads in a safe order, prunes and
-invalidates, and returns one `PublishResult` (a dry run returns what it would do, in the same form).
+"""Publishing the site: `publish_site(target, source, options)` checks the pages against the site's content security
+policy, compares with the bucket, uploads in a safe order, records the release, prunes and invalidates, and returns
+one `PublishResult` (a dry run returns what it would do, in the same form).
 
 The order is what keeps the live site working: new fingerprinted assets first (nothing references them yet), then
-the HTML that switches to them, then the invalidation. If any asset fails, no HTML is replaced, so visitors keep
-the previous release; running again uploads only what is still missing.
+the pages that switch to them, then the record of the release, then the invalidation. If any asset fails, no page
+is replaced, so visitors keep the previous release; running again uploads only what is still missing. Publishes to
+one bucket never overlap (a lock in the bucket), and pruning keeps what the recent releases reference.
 """
 
 from __future__ import annotations
@@ -19,48 +21,91 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from hooks.release import Asset, Release, build_release, html_references
+from hooks import records
+from hooks.csp import Finding
+from hooks.records import PublishedObject, PublishLock, ReleaseRecord
+from hooks.release import Asset, Release, build_release, page_references
 from modules.outputs import StackOutputs
-from modules.site_files import INDEX_DOCUMENT
+from modules.site_files import INDEX_DOCUMENT, PRIVATE_PREFIX
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudfront import CloudFrontClient
     from mypy_boto3_s3 import S3Client
 
-# botocore's standard retry mode retries throttling and 5xx answers with exponential backoff and jitter.
-RETRY_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=16)
 UPLOAD_WORKERS = 16
+DEFAULT_AWS_TIMEOUT = 30.0
+
+
+def client_config(timeout: float = DEFAULT_AWS_TIMEOUT) -> Config:
+    """Every AWS client of the hook: botocore's standard retry mode (throttling and 5xx, with backoff and jitter),
+    and an answer within `timeout` seconds, so an endpoint that accepts connections but never answers fails the
+    publish instead of hanging it."""
+    return Config(
+        retries={"mode": "standard", "max_attempts": 5},
+        max_pool_connections=UPLOAD_WORKERS,
+        connect_timeout=min(timeout, 10.0),
+        read_timeout=timeout,
+    )
 
 
 class PublishError(RuntimeError):
     """Publishing stopped; the message says what failed and what state the site is in."""
 
 
+class CspViolations(PublishError):
+    """Pages do what the site's content security policy blocks; nothing was uploaded."""
+
+    def __init__(self, findings: list[Finding]) -> None:
+        self.findings = findings
+        lines = "\n".join(str(f) for f in findings)
+        super().__init__(
+            f"{len(findings)} thing(s) in the pages would be blocked by the site's content security "
+            f"policy; nothing was published (fix them, or pass --allow-csp-violations):\n{lines}"
+        )
+
+
 @dataclass(frozen=True)
 class Target:
-    """Where to publish: the site's bucket, its distribution, and the API URL the page is to call."""
+    """Where to publish: the site's bucket, its distribution, the API URL the page is to call, and what the
+    pages are checked against (the CSP they get, and the origin they are served from)."""
 
     bucket: str
     distribution_id: str
     page_api_url: str
+    content_security_policy: str | None = None
+    site_origin: str | None = None
 
     @classmethod
     def from_outputs(cls, outputs: StackOutputs) -> Target:
-        return cls(outputs.bucket_name, outputs.distribution_id, outputs.page_api_url)
+        parts = urlsplit(outputs.site_url)
+        return cls(
+            outputs.bucket_name,
+            outputs.distribution_id,
+            outputs.page_api_url,
+            outputs.content_security_policy,
+            f"{parts.scheme}://{parts.netloc}",
+        )
 
 
 @dataclass(frozen=True)
 class PublishOptions:
-    prune: bool = False  # delete what no page references any more, keeping the previous release's assets
+    prune: bool = False  # delete what no recent release references
     dry_run: bool = False  # work out what would happen, change nothing
     wait: bool = True  # wait for the invalidation to complete
     wait_timeout: float = 600.0
-    invalidate_all: bool = False  # invalidate /* instead of the changed pages
+    invalidate_all: bool = False  # invalidate /* whether or not anything changed
+    allow_csp_violations: bool = False  # publish pages the CSP blocks parts of (printed as warnings)
+    allow_dotfiles: bool = False  # publish .env-like files too (never .publish/)
+    keep_releases: int = 3  # pruning keeps what this many recent releases (this one included) reference
+    lock_wait: float = 0.0  # how long to wait for another publish to the bucket to finish
+    lock_ttl: float = 900.0  # after this long, a publisher's lock counts as dead
+    aws_timeout: float = DEFAULT_AWS_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -79,6 +124,9 @@ class PublishResult:
     invalidation: Invalidation | None
     dry_run: bool = False
     details: tuple[str, ...] = ()  # in a dry run, one line per planned change
+    release_id: str | None = None
+    csp_findings: tuple[str, ...] = ()  # what the CSP blocks, published anyway on request
+    left_out: tuple[str, ...] = ()  # dotfiles not published
 
     def summary(self) -> dict[str, Any]:
         """The --json output."""
@@ -93,29 +141,37 @@ class PublishResult:
         }
         if self.dry_run:
             summary["dry_run"] = True
+        else:
+            summary["release"] = self.release_id
+        if self.csp_findings:
+            summary["csp_findings"] = list(self.csp_findings)
+        if self.left_out:
+            summary["left_out"] = list(self.left_out)
         return summary
 
     def describe(self) -> str:
-        """For people: one line, after the planned changes in a dry run."""
+        """For people: warnings and planned changes, then one line."""
         invalidated = " ".join(self.invalidation.paths) if self.invalidation else "nothing"
         verb = "would publish" if self.dry_run else "published"
-        return "\n".join(
-            [
-                *self.details,
-                f"{verb}: {len(self.uploaded)} uploaded, {self.unchanged} unchanged, "
-                f"{len(self.deleted)} deleted; invalidated {invalidated}",
-            ]
-        )
+        lines = [f"warning: {finding}" for finding in self.csp_findings]
+        lines += [f"left out (dotfile): {key}" for key in self.left_out]
+        lines += [
+            *self.details,
+            f"{verb}: {len(self.uploaded)} uploaded, {self.unchanged} unchanged, "
+            f"{len(self.deleted)} deleted; invalidated {invalidated}",
+        ]
+        return "\n".join(lines)
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What a publish will do, worked out from the release and the bucket's current objects."""
+    """What a publish will do, worked out from the release and the bucket."""
 
     uploads: tuple[Asset, ...]
     unchanged: int
     deletions: tuple[str, ...]
     invalidation_paths: tuple[str, ...]
+    live: ReleaseRecord | None  # the release live before this one
 
     @property
     def asset_uploads(self) -> list[Asset]:
@@ -141,13 +197,12 @@ class SiteClients:
     cloudfront: CloudFrontClient
 
     @classmethod
-    def from_session(cls, session: boto3.session.Session) -> SiteClients:
+    def from_session(cls, session: boto3.session.Session, timeout: float = DEFAULT_AWS_TIMEOUT) -> SiteClients:
+        config = client_config(timeout)
         # CloudFront is global; its API answers in us-east-1 whatever the session's region.
         return cls(
-            s3=session.client("s3", config=RETRY_CONFIG),
-            cloudfront=session.client(
-                "cloudfront", config=RETRY_CONFIG, region_name=session.region_name or "us-east-1"
-            ),
+            s3=session.client("s3", config=config),
+            cloudfront=session.client("cloudfront", config=config, region_name=session.region_name or "us-east-1"),
         )
 
 
@@ -156,16 +211,24 @@ def publish_site(
 ) -> PublishResult:
     """Publish the site in `source` (web/) to `target`: the post-apply hook's entry point.
 
-    Renders the frontend config with the target's API URL, uploads what changed (assets first, pages last),
-    optionally prunes, and invalidates exactly the changed pages. Raises `PublishError` (or botocore's errors)
-    with the live site left as it was whenever no page was replaced. `clients` defaults to the standard AWS
-    credential chain.
+    Builds the release (the frontend config with the target's API URL, fingerprinted assets, rewritten pages),
+    refuses it if the site's CSP would block parts of the pages (unless allowed), then, holding the bucket's
+    publish lock, uploads what changed (assets first, pages last), records the release, optionally prunes, and
+    invalidates exactly the changed paths. Raises `PublishError` (or botocore's errors) with the live site left as
+    it was whenever no page was replaced. `clients` defaults to the standard AWS credential chain.
     """
-    release = build_release(source, target.page_api_url)
-    clients = clients or SiteClients.from_session(default_session())
-    s3, cloudfront = clients.s3, clients.cloudfront
-    plan = plan_publish(release, target, options, s3, cloudfront)
+    release = build_release(source, target.page_api_url, allow_dotfiles=options.allow_dotfiles)
+    findings = (
+        release.csp_findings(target.content_security_policy, target.site_origin)
+        if target.content_security_policy
+        else []
+    )
+    if findings and not options.allow_csp_violations:
+        raise CspViolations(findings)
+    clients = clients or SiteClients.from_session(default_session(), options.aws_timeout)
+    warnings = tuple(str(f) for f in findings)
     if options.dry_run:
+        plan = plan_publish(release, target, options, clients)
         invalidation = Invalidation(None, plan.invalidation_paths) if plan.invalidation_paths else None
         details = [f"upload   {a.key}  ({a.content_type}; {a.cache_control})" for a in plan.uploads]
         details += [f"delete   {key}" for key in plan.deletions]
@@ -176,61 +239,74 @@ def publish_site(
             invalidation,
             dry_run=True,
             details=tuple(details),
+            csp_findings=warnings,
+            left_out=release.left_out,
         )
-    return execute(plan, target, options, s3, cloudfront)
+    try:
+        with PublishLock(clients.s3, target.bucket, ttl_seconds=options.lock_ttl, wait_seconds=options.lock_wait):
+            plan = plan_publish(release, target, options, clients)
+            result = execute(plan, release, target, options, clients, git=records.git_commit(source))
+    except records.LockHeld as exc:
+        raise PublishError(str(exc)) from exc
+    return PublishResult(
+        result.uploaded,
+        result.unchanged,
+        result.deleted,
+        result.invalidation,
+        release_id=result.release_id,
+        csp_findings=warnings,
+        left_out=release.left_out,
+    )
 
 
 # --- working out the plan ---------------------------------------------------------------------------------------
 
 
 def bucket_etags(s3: S3Client, bucket: str) -> dict[str, str]:
-    """Every object's key and ETag (the MD5 of a single-part upload)."""
+    """Every published object's key and ETag (the MD5 of a single-part upload), the hook's records left out."""
     etags = {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         for item in page.get("Contents", []):
-            etags[item["Key"]] = item["ETag"].strip('"')
+            if not item["Key"].startswith(PRIVATE_PREFIX):
+                etags[item["Key"]] = item["ETag"].strip('"')
     return etags
 
 
 def live_references(s3: S3Client, bucket: str, keys: Iterable[str]) -> set[str]:
-    """Files the live HTML references: the previous release's assets, which pages already open still load."""
+    """Files the live pages reference: what pages already open still load."""
     referenced: set[str] = set()
     for key in keys:
-        if key.endswith(".html"):
+        if key.endswith((".html", ".htm")):
             html = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8", errors="replace")
-            referenced |= html_references(html, key)
+            referenced |= page_references(html, key)
     return referenced
+
+
+def invalidation_path(key: str) -> str:
+    """The viewer path of a key, URL-encoded as CloudFront expects (spaces, ?, #, %, non-ASCII)."""
+    return "/" + quote(key, safe="/")
 
 
 def invalidation_paths(documents: Iterable[Asset], default_root_object: str) -> tuple[str, ...]:
     """The viewer paths of changed documents; the default root object is also served at '/'."""
     paths = set()
     for document in documents:
-        paths.add("/" + document.key)
+        paths.add(invalidation_path(document.key))
         if document.key == default_root_object:
             paths.add("/")
     return tuple(sorted(paths))
 
 
-def make_plan(
-    release: Release,
-    etags: dict[str, str],
-    *,
-    prune: bool,
-    keep: set[str],
-    default_root_object: str,
-    invalidate_all: bool,
-) -> Plan:
-    everything = release.assets + release.documents
-    uploads = tuple(a for a in everything if etags.get(a.key) != a.md5)
-    changed_documents = [a for a in uploads if not a.fingerprinted]
-    paths = invalidation_paths(changed_documents, default_root_object)
-    if invalidate_all and uploads:
-        paths = ("/*",)
-    deletions = tuple(sorted(set(etags) - release.keys - keep)) if prune else ()
-    return Plan(
-        uploads=uploads, unchanged=len(everything) - len(uploads), deletions=deletions, invalidation_paths=paths
-    )
+def _metadata_changed(s3: S3Client, bucket: str, asset: Asset, live: ReleaseRecord | None) -> bool:
+    """Whether an object whose bytes match has another Content-Type or Cache-Control than `asset` wants.
+
+    Fingerprinted assets (many, never changed after upload) are compared with the live release's record; pages
+    and fixed-name files (few, and what a hand-made change would touch) with what S3 says."""
+    known = live.objects.get(asset.key) if live else None
+    if asset.fingerprinted and known is not None and known.md5 == asset.md5:
+        return (known.content_type, known.cache_control) != (asset.content_type, asset.cache_control)
+    head = s3.head_object(Bucket=bucket, Key=asset.key)
+    return (head.get("ContentType"), head.get("CacheControl")) != (asset.content_type, asset.cache_control)
 
 
 def default_root_object(cloudfront: CloudFrontClient, distribution_id: str) -> str:
@@ -238,18 +314,34 @@ def default_root_object(cloudfront: CloudFrontClient, distribution_id: str) -> s
     return config.get("DefaultRootObject") or INDEX_DOCUMENT
 
 
-def plan_publish(
-    release: Release, target: Target, options: PublishOptions, s3: S3Client, cloudfront: CloudFrontClient
-) -> Plan:
+def plan_publish(release: Release, target: Target, options: PublishOptions, clients: SiteClients) -> Plan:
+    s3 = clients.s3
     etags = bucket_etags(s3, target.bucket)
-    keep = live_references(s3, target.bucket, etags) if options.prune else set()
-    return make_plan(
-        release,
-        etags,
-        prune=options.prune,
-        keep=keep,
-        default_root_object=default_root_object(cloudfront, target.distribution_id),
-        invalidate_all=options.invalidate_all,
+    recent = records.recent_releases(s3, target.bucket, max(options.keep_releases, 1))
+    live = recent[0] if recent else None
+    everything = release.assets + release.documents
+    uploads = tuple(a for a in everything if etags.get(a.key) != a.md5 or _metadata_changed(s3, target.bucket, a, live))
+    paths = set(
+        invalidation_paths(
+            [a for a in uploads if not a.fingerprinted], default_root_object(clients.cloudfront, target.distribution_id)
+        )
+    )
+    paths |= set(records.pending_invalidation(s3, target.bucket))  # a run that did not get to invalidate
+    if options.invalidate_all:
+        paths = {"/*"}
+    deletions: tuple[str, ...] = ()
+    if options.prune:
+        # This release is the newest of the ones kept; pages already open keep what they load.
+        keep = release.keys | live_references(s3, target.bucket, etags)
+        for record in recent[: options.keep_releases - 1]:
+            keep |= set(record.objects)
+        deletions = tuple(sorted(set(etags) - keep))
+    return Plan(
+        uploads=uploads,
+        unchanged=len(everything) - len(uploads),
+        deletions=deletions,
+        invalidation_paths=tuple(sorted(paths)),
+        live=live,
     )
 
 
@@ -270,17 +362,17 @@ class Progress:
             print(f"\r{self.label} {self.done}/{self.total}", end=end, file=sys.stderr, flush=True)
 
 
-def upload(s3: S3Client, bucket: str, assets: list[Asset], label: str) -> list[str]:
-    """Upload in parallel; raise PublishError naming every failed key after all attempts finished."""
+def upload(s3: S3Client, bucket: str, assets: list[Asset], label: str) -> dict[str, str | None]:
+    """Upload in parallel; the version id of each key. Raises PublishError naming every failed key after all
+    attempts finished."""
     progress = Progress(len(assets), label)
     failures: dict[str, Exception] = {}
-    done: list[str] = []
+    done: dict[str, str | None] = {}
     with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
         futures = {pool.submit(_put, s3, bucket, asset): asset.key for asset in assets}
         for future in as_completed(futures):
             try:
-                future.result()
-                done.append(futures[future])
+                done[futures[future]] = future.result()
             except (BotoCoreError, ClientError) as exc:
                 failures[futures[future]] = exc
             progress.step()
@@ -290,10 +382,10 @@ def upload(s3: S3Client, bucket: str, assets: list[Asset], label: str) -> list[s
     return done
 
 
-def _put(s3: S3Client, bucket: str, asset: Asset) -> None:
+def _put(s3: S3Client, bucket: str, asset: Asset) -> str | None:
     # Content-MD5 makes S3 reject a body corrupted in transit.
     digest = base64.b64encode(hashlib.md5(asset.body, usedforsecurity=False).digest()).decode()
-    s3.put_object(
+    answer = s3.put_object(
         Bucket=bucket,
         Key=asset.key,
         Body=asset.body,
@@ -301,6 +393,7 @@ def _put(s3: S3Client, bucket: str, asset: Asset) -> None:
         CacheControl=asset.cache_control,
         ContentMD5=digest,
     )
+    return answer.get("VersionId")
 
 
 def delete(s3: S3Client, bucket: str, keys: tuple[str, ...]) -> list[str]:
@@ -349,18 +442,54 @@ def wait_for_invalidation(
         sleep(interval)
 
 
+def _record(
+    release: Release, versions: dict[str, str | None], live: ReleaseRecord | None, git: str | None
+) -> ReleaseRecord:
+    previous = live.objects if live else {}
+    return ReleaseRecord(
+        id=records.new_release_id(),
+        created=records.iso(records.now()),
+        source_hash=release.content_hash,
+        git_commit=git,
+        objects={
+            a.key: PublishedObject(
+                a.md5,
+                a.content_type,
+                a.cache_control,
+                versions[a.key] if a.key in versions else getattr(previous.get(a.key), "version_id", None),
+            )
+            for a in release.assets + release.documents
+        },
+    )
+
+
 def execute(
-    plan: Plan, target: Target, options: PublishOptions, s3: S3Client, cloudfront: CloudFrontClient
+    plan: Plan,
+    release: Release,
+    target: Target,
+    options: PublishOptions,
+    clients: SiteClients,
+    *,
+    git: str | None = None,
 ) -> PublishResult:
     """Carry a plan out in the safe order."""
-    uploaded = upload(s3, target.bucket, plan.asset_uploads, "assets")
+    s3, bucket = clients.s3, target.bucket
+    versions = upload(s3, bucket, plan.asset_uploads, "assets")
+    if plan.invalidation_paths:
+        # From here the new pages may be live: until they are invalidated, the next run must invalidate them.
+        records.record_pending_invalidation(s3, bucket, plan.invalidation_paths)
     # Only now may pages point at the new assets.
-    uploaded += upload(s3, target.bucket, plan.document_uploads, "pages")
-    deleted = delete(s3, target.bucket, plan.deletions) if plan.deletions else []
+    versions |= upload(s3, bucket, plan.document_uploads, "pages")
+    record = _record(release, versions, plan.live, git)
+    records.write_release(s3, bucket, record)
+    deleted = delete(s3, bucket, plan.deletions) if plan.deletions else []
     invalidation = None
     if plan.invalidation_paths:
-        invalidation_id = invalidate(cloudfront, target.distribution_id, plan.invalidation_paths)
+        invalidation_id = invalidate(clients.cloudfront, target.distribution_id, plan.invalidation_paths)
+        records.clear_pending_invalidation(s3, bucket)
         invalidation = Invalidation(invalidation_id, plan.invalidation_paths)
         if options.wait:
-            wait_for_invalidation(cloudfront, target.distribution_id, invalidation_id, timeout=options.wait_timeout)
-    return PublishResult(tuple(sorted(uploaded)), plan.unchanged, tuple(deleted), invalidation)
+            wait_for_invalidation(
+                clients.cloudfront, target.distribution_id, invalidation_id, timeout=options.wait_timeout
+            )
+    return PublishResult(tuple(sorted(versions)), plan.unchanged, tuple(deleted), invalidation, release_id=record.id)

@@ -1,8 +1,13 @@
 """A release: the files of web/ as they will be published, with the generated frontend config.
 
-Files an HTML page references (CSS, JS, the config, images) get content-hashed names, so CloudFront may cache them
-for a year; HTML and anything else browsers ask for by name (favicon.ico, robots.txt) keep their names and are
-revalidated on every request, so only they ever need invalidating.
+What the pages load (scripts, stylesheets, images, fonts, the config — and what stylesheets load in turn) gets a
+content-hashed name, so CloudFront may cache it for a year; references to it are rewritten in the pages and in the
+stylesheets, through real parsers. Pages keep their names and are revalidated on every request. Everything else
+keeps its name too, with a short cache lifetime: files browsers or people ask for by URL (favicon.ico, robots.txt,
+sitemap.xml, the manifest, `.well-known/`, a linked report.pdf) must stay where they are.
+
+Reading web/ is careful: a symbolic link that leaves the folder, or a name that could not be served safely, stops
+the release before anything is uploaded; dotfiles (`.env`, `.git/`) are left out unless asked for.
 """
 
 from __future__ import annotations
@@ -10,21 +15,53 @@ from __future__ import annotations
 import hashlib
 import json
 import mimetypes
+import os
 import posixpath
-import re
-from dataclasses import dataclass
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
 
-from modules.site_files import INDEX_DOCUMENT
+from hooks import css
+from hooks.csp import ContentSecurityPolicy, Finding, inline_finding, url_finding
+from hooks.html import Page, Reference, scan_page
+from modules.site_files import INDEX_DOCUMENT, PRIVATE_PREFIX
 
 CONFIG_NAME = "config.js"
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
-# Attribute values that name another file: src="…", href="…" (either quote).
-_REFERENCE = re.compile(
-    r"""(?P<attr>\b(?:src|href)\s*=\s*)(?P<quote>["'])(?P<target>[^"'#?]+)(?P=quote)""", re.IGNORECASE
+SHORT_LIVED = "public, max-age=300"
+PAGE_SUFFIXES = (".html", ".htm")
+# Files browsers and crawlers ask for by name: never renamed, whoever references them.
+WELL_KNOWN = frozenset(
+    {
+        "favicon.ico",
+        "robots.txt",
+        "sitemap.xml",
+        "manifest.json",
+        "site.webmanifest",
+        "manifest.webmanifest",
+        "browserconfig.xml",
+        "humans.txt",
+        "ads.txt",
+        "security.txt",
+        "apple-touch-icon.png",
+        "apple-touch-icon-precomposed.png",
+    }
 )
-_TEXT_TYPES = ("application/javascript", "application/json", "image/svg+xml", "application/xml")
+_TEXT_TYPES = (
+    "application/javascript",
+    "application/json",
+    "image/svg+xml",
+    "application/xml",
+    "application/manifest+json",
+)
+MAX_KEY_BYTES = 1024  # S3's limit
+
+
+class SourceError(ValueError):
+    """The source folder cannot be published as it is; the message names the file and why."""
 
 
 @dataclass(frozen=True)
@@ -48,14 +85,70 @@ class Asset:
 
 @dataclass(frozen=True)
 class Release:
-    """Fingerprinted assets (uploaded first) and documents (HTML and fixed names, uploaded last)."""
+    """Fingerprinted assets (uploaded first) and documents (pages and files with fixed names, uploaded last)."""
 
     assets: tuple[Asset, ...]
     documents: tuple[Asset, ...]
+    api_url: str
+    source_name: str = "web"
+    pages: dict[str, Page] = field(default_factory=dict)  # by key, as written in the source
+    stylesheets: dict[str, list[css.CssReference]] = field(default_factory=dict)  # by key, as written
+    left_out: tuple[str, ...] = ()  # dotfiles not published
 
     @property
     def keys(self) -> set[str]:
         return {a.key for a in self.assets + self.documents}
+
+    @property
+    def content_hash(self) -> str:
+        """What the release consists of, in one digest: the same files give the same hash."""
+        listing = "\n".join(
+            f"{a.key} {a.md5} {a.content_type} {a.cache_control}"
+            for a in sorted(self.assets + self.documents, key=lambda a: a.key)
+        )
+        return hashlib.sha256(listing.encode()).hexdigest()
+
+    def csp_findings(self, csp: str, site_origin: str | None) -> list[Finding]:
+        """Everything the content security policy would block, one finding each, in file and line order."""
+        policy = ContentSecurityPolicy.parse(csp)
+        found: list[Finding] = []
+        for key, page in self.pages.items():
+            file = f"{self.source_name}/{key}"
+            for code in page.inline:
+                found += [f] if (f := inline_finding(file, code.line, code.what, code.kind, policy)) else []
+            for ref in page.references:
+                if ref.kind != "link" and (ref.loads or ref.kind in ("frame", "form", "base")):
+                    what = f"<{ref.tag} {ref.attribute}>"
+                    found += (
+                        [f] if (f := url_finding(file, ref.line, ref.kind, ref.url, policy, site_origin, what)) else []
+                    )
+        for key, css_references in self.stylesheets.items():
+            for css_ref in css_references:
+                found += (
+                    [f]
+                    if (
+                        f := url_finding(
+                            f"{self.source_name}/{key}",
+                            css_ref.line,
+                            css_ref.kind,
+                            css_ref.url,
+                            policy,
+                            site_origin,
+                            f"url({css_ref.url})",
+                        )
+                    )
+                    else []
+                )
+        api = url_finding(
+            f"{self.source_name}/{CONFIG_NAME}",
+            1,
+            "connect",
+            self.api_url,
+            policy,
+            site_origin,
+            "apiUrl (the generated config)",
+        )
+        return sorted([*found, *([api] if api else [])], key=lambda f: (f.file, f.line))
 
 
 def render_config(api_url: str) -> bytes:
@@ -80,60 +173,202 @@ def fingerprinted_key(key: str, body: bytes) -> str:
     return posixpath.join(posixpath.dirname(key), name)
 
 
-def _resolve(target: str, document_key: str) -> str | None:
-    """The key a reference in `document_key` points at, or None for another site's URL."""
-    target = target.strip()
-    if re.match(r"^[a-z][a-z0-9+.-]*:|^//", target, re.IGNORECASE):
+def is_well_known(key: str) -> bool:
+    return (
+        key.startswith(".well-known/")
+        or key in WELL_KNOWN
+        or key.endswith(".webmanifest")
+        or (key.startswith("sitemap") and key.endswith(".xml"))
+    )
+
+
+def resolve(url: str, document_key: str) -> str | None:
+    """The key a URL in `document_key` points at, or None for another site's URL (or a data:, mailto:… URL)."""
+    parts = urlsplit(url.strip())
+    if parts.scheme or parts.netloc or not parts.path:
         return None
-    if target.startswith("/"):
-        return posixpath.normpath(target.lstrip("/"))
-    return posixpath.normpath(posixpath.join(posixpath.dirname(document_key), target))
+    path = unquote(parts.path)
+    joined = path.lstrip("/") if path.startswith("/") else posixpath.join(posixpath.dirname(document_key), path)
+    key = posixpath.normpath(joined)
+    if key.endswith("/") or key == ".":
+        key = posixpath.join(key, INDEX_DOCUMENT)
+    return None if key.startswith("..") else key
 
 
-def html_references(html: str, document_key: str) -> set[str]:
-    """Keys of the local files an HTML document references."""
-    return {key for match in _REFERENCE.finditer(html) if (key := _resolve(match["target"], document_key))}
-
-
-def _rewrite(html: str, document_key: str, renamed: dict[str, str]) -> str:
-    """Point each reference at the renamed file, keeping its absolute or relative form."""
+def relink(url: str, document_key: str, new_key: str) -> str:
+    """`url` pointed at `new_key`, in the same form: absolute or relative, with its query and fragment."""
+    parts = urlsplit(url.strip())
     base = posixpath.dirname(document_key) or "."
-
-    def replace(match: re.Match[str]) -> str:
-        key = _resolve(match["target"], document_key)
-        if key is None or key not in renamed:
-            return str(match[0])
-        absolute = match["target"].strip().startswith("/")
-        value = "/" + renamed[key] if absolute else posixpath.relpath(renamed[key], base)
-        return f"{match['attr']}{match['quote']}{value}{match['quote']}"
-
-    return _REFERENCE.sub(replace, html)
+    path = "/" + new_key if parts.path.startswith("/") else posixpath.relpath(new_key, base)
+    suffix = (f"?{parts.query}" if parts.query else "") + (f"#{parts.fragment}" if parts.fragment else "")
+    return quote(path, safe="/~!$&'()*+,;=:@") + suffix
 
 
-def _source_files(source: Path) -> dict[str, bytes]:
-    files = {}
-    for path in sorted(source.rglob("*")):
-        relative = path.relative_to(source)
-        if path.is_file() and not any(part.startswith(".") for part in relative.parts):
-            files[relative.as_posix()] = path.read_bytes()
-    return files
+# --- reading the source folder, carefully -----------------------------------------------------------------------
 
 
-def build_release(source: Path, api_url: str) -> Release:
-    """The release of `source` (web/) for a stack whose API is at `api_url`."""
+def _unsafe_name(key: str) -> str | None:
+    """Why a file name cannot be served safely, or None."""
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        return "its name is not valid UTF-8"
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in key):
+        return "its name has control or invisible characters"
+    if "\\" in key:
+        return "its name has a backslash"
+    if len(key.encode()) > MAX_KEY_BYTES:
+        return f"its name is longer than {MAX_KEY_BYTES} bytes"
+    if any(part in ("", ".", "..") for part in key.split("/")):
+        return "its name has an empty, '.' or '..' part"
+    return None
+
+
+def source_files(source: Path, *, allow_dotfiles: bool = False) -> tuple[dict[str, bytes], list[str]]:
+    """The files to publish, by key, and the dotfiles left out. Raises SourceError, naming the file, for a link
+    that leaves the folder or a name that cannot be served safely: nothing is published then."""
+    root = source.resolve()
+    files: dict[str, bytes] = {}
+    left_out: list[str] = []
+    for directory, subdirectories, names in os.walk(root, followlinks=False):
+        here = Path(directory)
+        for name in sorted(subdirectories):
+            path = here / name
+            if path.is_symlink():
+                _inside(root, path, source)
+                subdirectories.remove(name)  # a link into the folder: its files are published under their own path
+        for name in sorted(names):
+            path = here / name
+            key = path.relative_to(root).as_posix()
+            if path.is_symlink():
+                _inside(root, path, source)
+            if not path.is_file():
+                continue
+            hidden = any(part.startswith(".") for part in key.split("/"))
+            if key.startswith(PRIVATE_PREFIX) or (hidden and not allow_dotfiles and not key.startswith(".well-known/")):
+                left_out.append(key)
+                continue
+            if problem := _unsafe_name(key):
+                raise SourceError(f"{source / key!s}: {problem}; rename it (nothing was published)")
+            files[key] = path.read_bytes()
+    return files, left_out
+
+
+def _inside(root: Path, link: Path, source: Path) -> None:
+    target = link.resolve()
+    if target != root and root not in target.parents:
+        raise SourceError(
+            f"{source / link.relative_to(root)} is a link to {target}, outside {source}; links may "
+            "only point inside the site's folder (nothing was published)"
+        )
+
+
+# --- building the release ---------------------------------------------------------------------------------------
+
+
+def _page_text(key: str, body: bytes, source: Path) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError(
+            f"{source / key}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as "
+            "UTF-8 (nothing was published)"
+        ) from exc
+
+
+def build_release(source: Path, api_url: str, *, allow_dotfiles: bool = False) -> Release:
+    """The release of `source` (web/) for a stack whose page calls the API at `api_url`."""
     if not (source / INDEX_DOCUMENT).is_file():
         raise FileNotFoundError(f"{source}/{INDEX_DOCUMENT} not found: --source must be the site's folder")
-    files = _source_files(source)
+    files, left_out = source_files(source, allow_dotfiles=allow_dotfiles)
     files[CONFIG_NAME] = render_config(api_url)  # a config.js left in web/ by hand is replaced, never published
-    pages = {key: body.decode("utf-8") for key, body in files.items() if key.endswith(".html")}
-    referenced = set().union(*(html_references(html, key) for key, html in pages.items())) & set(files)
-    referenced -= set(pages)
-    renamed = {key: fingerprinted_key(key, files[key]) for key in referenced}
-    assets = tuple(Asset(renamed[key], files[key], content_type(key), IMMUTABLE) for key in sorted(referenced))
+    pages = {
+        key: scan_page(_page_text(key, body, source)) for key, body in files.items() if key.endswith(PAGE_SUFFIXES)
+    }
+    stylesheets = {
+        key: css.references(body.decode("utf-8", errors="replace"))
+        for key, body in files.items()
+        if key.endswith(".css")
+    }
+    fingerprint = _what_pages_load(pages, stylesheets, files)
+    renamed: dict[str, str] = {}
+    bodies: dict[str, bytes] = {}
+    for key in _stylesheets_last(fingerprint, stylesheets):
+        body = files[key]
+        if key in stylesheets:  # point it at what it loads, under their new names, before hashing it
+            body = css.rewrite(body.decode("utf-8", errors="replace"), _renaming(key, renamed)).encode()
+        bodies[key], renamed[key] = body, fingerprinted_key(key, body)
+    assets = tuple(Asset(renamed[key], bodies[key], content_type(key), IMMUTABLE) for key in sorted(fingerprint))
     documents = []
-    for key in sorted(set(files) - referenced):
-        if key == CONFIG_NAME:
-            continue  # only published fingerprinted, through the pages that load it
-        body = _rewrite(pages[key], key, renamed).encode("utf-8") if key in pages else files[key]
-        documents.append(Asset(key, body, content_type(key), REVALIDATE))
-    return Release(assets=assets, documents=tuple(documents))
+    for key in sorted(set(files) - fingerprint - {CONFIG_NAME}):
+        if key in pages:
+            body = pages[key].rewrite(_renaming(key, renamed)).encode()
+            documents.append(Asset(key, body, content_type(key), REVALIDATE))
+        else:
+            documents.append(Asset(key, files[key], content_type(key), SHORT_LIVED))
+    return Release(
+        assets=assets,
+        documents=tuple(documents),
+        api_url=api_url,
+        source_name=source.name,
+        pages=pages,
+        stylesheets=stylesheets,
+        left_out=tuple(left_out),
+    )
+
+
+def _renaming(document_key: str, renamed: dict[str, str]) -> Callable[[Reference | css.CssReference], str | None]:
+    """For a reference in `document_key`: its URL pointed at the renamed file, or None to leave it as written."""
+
+    def new_url(reference: Reference | css.CssReference) -> str | None:
+        key = resolve(reference.url, document_key)
+        return relink(reference.url, document_key, renamed[key]) if key in renamed else None
+
+    return new_url
+
+
+def _what_pages_load(
+    pages: dict[str, Page], stylesheets: dict[str, list[css.CssReference]], files: dict[str, bytes]
+) -> set[str]:
+    """The files the pages load, and what those stylesheets load in turn, but pages and well-known names."""
+    loaded: set[str] = set()
+    pending = [key for page_key, page in pages.items() for key in _loaded_by_page(page, page_key)]
+    while pending:
+        key = pending.pop()
+        if key in loaded or key not in files or key in pages or is_well_known(key):
+            continue
+        loaded.add(key)
+        pending += [k for ref in stylesheets.get(key, []) if (k := resolve(ref.url, key))]
+    return loaded
+
+
+def _loaded_by_page(page: Page, page_key: str) -> Iterable[str]:
+    return (k for ref in page.references if ref.loads and (k := resolve(ref.url, page_key)))
+
+
+def _stylesheets_last(keys: set[str], stylesheets: dict[str, list[css.CssReference]]) -> list[str]:
+    """`keys` in an order where every file comes after what it loads (stylesheets after their images and fonts,
+    after the stylesheets they import)."""
+    ordered: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(key: str) -> None:
+        if key in ordered:
+            return
+        if key in visiting:
+            raise SourceError(f"{key} imports itself through other stylesheets; break the @import cycle")
+        visiting.add(key)
+        for ref in stylesheets.get(key, []):
+            if (dependency := resolve(ref.url, key)) in keys:
+                visit(dependency)
+        visiting.discard(key)
+        ordered.append(key)
+
+    for key in sorted(keys):
+        visit(key)
+    return ordered
+
+
+def page_references(html: str, key: str) -> set[str]:
+    """Keys of the files a published page references (loads or links to)."""
+    return {k for ref in scan_page(html).references if (k := resolve(ref.url, key))}

@@ -39,13 +39,15 @@ def ensure_free(host: str, port: int, what: str) -> None:
             ) from exc
 
 
-def _evaluate_unconditioned_statements_only() -> None:
-    """Make moto's bucket policies behave as AWS does for the requests local mode makes.
+def _evaluate_the_owners_statements_only() -> None:
+    """Make moto's bucket policies behave as AWS does for the requests local mode makes: the owner's.
 
     moto has no request context for policy conditions, so it treats every statement with a Condition as a
     *deny*: the CloudFront-only read grant (AWS:SourceArn) would lock the owner out of its own bucket, and the
-    TLS-only deny would refuse every call over the emulator's plain HTTP. On AWS neither applies to the owner over
-    HTTPS. Here statements with conditions are set aside; unconditioned ones are still enforced.
+    TLS-only deny would refuse every call over the emulator's plain HTTP. Nor does it look at principals, so a
+    statement about a service (CloudFront may not read the hook's records) would bind the owner. On AWS none of
+    these applies to the owner over HTTPS. Here statements with conditions or a service principal are set aside;
+    the rest are still enforced. (The local site server plays CloudFront and keeps to its statements itself.)
     """
     from moto.iam.access_control import IAMPolicy, PermissionResult
     from moto.s3.models import FakeBucket
@@ -55,12 +57,29 @@ def _evaluate_unconditioned_statements_only() -> None:
             return PermissionResult.NEUTRAL
         document = json.loads(self.policy)
         statements = document["Statement"] if isinstance(document["Statement"], list) else [document["Statement"]]
-        unconditioned = [s for s in statements if "Condition" not in s]
-        if not unconditioned:
+        owners = [
+            s
+            for s in statements
+            if "Condition" not in s and not (isinstance(s.get("Principal"), dict) and "Service" in s["Principal"])
+        ]
+        if not owners:
             return PermissionResult.NEUTRAL
-        return IAMPolicy(json.dumps({**document, "Statement": unconditioned})).is_action_permitted(action, resource)
+        return IAMPolicy(json.dumps({**document, "Statement": owners})).is_action_permitted(action, resource)
 
     FakeBucket.get_permission = get_permission  # type: ignore[method-assign]  # the point: replace moto's
+
+
+def _let_delete_markers_be_disposed() -> None:
+    """Let a bucket whose versioning was suspended be emptied, as Terraform's force_destroy does.
+
+    Destroying `aws_s3_bucket_versioning` suspends versioning first; moto then drops a key's whole version list
+    and calls `dispose()` on each entry, which only its stored objects have: a delete marker in the list turns
+    every DeleteObjects into a 500 and the bucket's destroy into an endless retry. A marker holds no file.
+    """
+    from moto.s3.models import FakeDeleteMarker
+
+    if not hasattr(FakeDeleteMarker, "dispose"):
+        FakeDeleteMarker.dispose = lambda self, garbage=False: None  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -102,7 +121,8 @@ def start_emulator(host: str = "127.0.0.1", port: int = 0) -> Emulator:
     """
     ensure_free(host, port, "the AWS emulator")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request would drown the output
-    _evaluate_unconditioned_statements_only()
+    _evaluate_the_owners_statements_only()
+    _let_delete_markers_be_disposed()
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     bound_host, bound_port = server.get_host_and_port()

@@ -20,13 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TypeVar
 
-from hooks.publish import PublishOptions, SiteClients, Target, publish_site
+from hooks.publish import PublishOptions, PublishResult, SiteClients, Target, publish_site
 from local_stack.emulator import Emulator, start_emulator
 from local_stack.gateway import LocalGateway, read_deployed_api
 from local_stack.servers import LocalServer, bind_server
 from local_stack.site import LocalSite, api_routes
 from main import synth
 from modules.config import EnvironmentSettings, local_environment
+from modules.headers import SecurityHeaders
 from modules.outputs import StackOutputs
 from modules.stack import local_state_path
 from terraform_cli import PROJECT_DIR, Terraform, TerraformError, write_cli_config
@@ -227,13 +228,15 @@ class LocalStack:
         self.outputs = StackOutputs.from_terraform(outputs, "terraform apply")
         self.outputs.to_outputs_file(self.outputs_file, STACK)
 
-    def _publish(self) -> None:
+    def publish(self, source: Path | None = None) -> PublishResult:
+        """Publish `source` (default: the stack's web/) to the running stack, exactly as the hook does on AWS."""
         emulator = self._running(self.emulator)
         clients = SiteClients(s3=emulator.client("s3"), cloudfront=emulator.client("cloudfront"))
-        result = publish_site(
-            Target.from_outputs(self._running(self.outputs)), self.options.source, PublishOptions(prune=True), clients
-        )
-        self.log(result.describe())
+        target = Target.from_outputs(self._running(self.outputs))
+        return publish_site(target, source or self.options.source, PublishOptions(prune=True), clients)
+
+    def _publish(self) -> None:
+        self.log(self.publish().describe())
 
     def _serve(self) -> None:
         emulator, outputs = self._running(self.emulator), self._running(self.outputs)
@@ -255,6 +258,8 @@ class LocalStack:
             distribution["DefaultRootObject"],
             routes=api_routes(distribution),
             api=self.gateway,
+            # What the distribution's own policy adds on AWS; the emulator cannot store that policy.
+            headers=SecurityHeaders(outputs.content_security_policy).http_headers(),
         )
         site.start()
         api.start()

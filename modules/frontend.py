@@ -53,7 +53,8 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import S3BucketVersioningA, S
 from constructs import Construct
 
 from modules.config import MANAGED_SECURITY_HEADERS_POLICY_ID, DomainSettings, SiteSettings
-from modules.site_files import INDEX_DOCUMENT
+from modules.headers import SecurityHeaders, content_security_policy
+from modules.site_files import INDEX_DOCUMENT, PRIVATE_PREFIX
 
 # AWS's managed cache policy "CachingOptimized": honours Cache-Control, compresses, no cookies or query strings.
 CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
@@ -64,11 +65,11 @@ ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY_ID = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 CUSTOM_DOMAIN_TLS_POLICY = "TLSv1.2_2021"
 ORIGIN_ID = "site-bucket"
 API_ORIGIN_ID = "api"
-HSTS_MAX_AGE_SECONDS = 63072000  # two years, the preload list's expectation
 
 
 def bucket_policy(bucket_arn: str, distribution_arn: str) -> str:
-    """Only this distribution may read (ListBucket too, so a missing key is a 404); plain HTTP is refused."""
+    """Only this distribution may read (ListBucket too, so a missing key is a 404), never the hook's records;
+    plain HTTP is refused."""
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -90,6 +91,14 @@ def bucket_policy(bucket_arn: str, distribution_arn: str) -> str:
                     "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
                 },
                 {
+                    # The hook's lock and release records live there: never served to the public.
+                    "Sid": "DenyThePublishRecords",
+                    "Effect": "Deny",
+                    "Principal": {"Service": "cloudfront.amazonaws.com"},
+                    "Action": "s3:GetObject",
+                    "Resource": f"{bucket_arn}/{PRIVATE_PREFIX}*",
+                },
+                {
                     "Sid": "DenyInsecureTransport",
                     "Effect": "Deny",
                     "Principal": "*",
@@ -99,22 +108,6 @@ def bucket_policy(bucket_arn: str, distribution_arn: str) -> str:
                 },
             ],
         }
-    )
-
-
-def content_security_policy(api_origin: str | None) -> str:
-    """Scripts, styles and data only from the site itself; API calls only to the site and, if apart, the API."""
-    connect = f"connect-src 'self' {api_origin}" if api_origin else "connect-src 'self'"
-    return "; ".join(
-        [
-            "default-src 'self'",
-            connect,
-            "img-src 'self' data:",
-            "object-src 'none'",
-            "base-uri 'self'",
-            "frame-ancestors 'none'",
-            "form-action 'self'",
-        ]
     )
 
 
@@ -142,7 +135,7 @@ class StaticSite(Construct):
 
     Takes the API it lets the page reach (`api`): the content security policy names it, and in same-origin mode
     the distribution routes the API path to it. Gives back `origin` (where browsers load the site from), `url`,
-    `bucket_name` and `distribution_id`.
+    `bucket_name`, `distribution_id` and `security_headers` (what every response carries).
     """
 
     def __init__(
@@ -173,9 +166,12 @@ class StaticSite(Construct):
             ).id,
         )
         certificate_arn = self._certificate(domain) if domain else None
+        # Same-origin: the page only ever connects to its own origin.
+        self.security_headers = SecurityHeaders(
+            content_security_policy(None if settings.api_same_origin else api.origin)
+        )
         if settings.security_headers == "own":
-            # Same-origin: the page only ever connects to its own origin.
-            headers_policy_id = self._security_headers(name_prefix, None if settings.api_same_origin else api.origin).id
+            headers_policy_id = self._security_headers_policy(name_prefix, self.security_headers).id
         else:
             headers_policy_id = MANAGED_SECURITY_HEADERS_POLICY_ID
         self.distribution = self._distribution(
@@ -424,7 +420,9 @@ class StaticSite(Construct):
             response_headers_policy_id=headers_policy_id,  # the API's answers get the site's headers too
         )
 
-    def _security_headers(self, name_prefix: str, api_origin: str | None) -> CloudfrontResponseHeadersPolicy:
+    def _security_headers_policy(self, name_prefix: str, headers: SecurityHeaders) -> CloudfrontResponseHeadersPolicy:
+        """CloudFront's response-headers policy carrying `headers` (modules/headers.py), replacing what the origin
+        sends."""
         return CloudfrontResponseHeadersPolicy(
             self,
             "security_headers",
@@ -432,22 +430,22 @@ class StaticSite(Construct):
             comment="HSTS, nosniff, frame and referrer policy, and a CSP naming the API",
             security_headers_config=CloudfrontResponseHeadersPolicySecurityHeadersConfig(
                 strict_transport_security=CloudfrontResponseHeadersPolicySecurityHeadersConfigStrictTransportSecurity(
-                    access_control_max_age_sec=HSTS_MAX_AGE_SECONDS,
-                    include_subdomains=True,
-                    preload=True,
+                    access_control_max_age_sec=headers.hsts_max_age_seconds,
+                    include_subdomains=headers.hsts_include_subdomains,
+                    preload=headers.hsts_preload,
                     override=True,
                 ),
                 content_type_options=CloudfrontResponseHeadersPolicySecurityHeadersConfigContentTypeOptions(
                     override=True
                 ),
                 frame_options=CloudfrontResponseHeadersPolicySecurityHeadersConfigFrameOptions(
-                    frame_option="DENY", override=True
+                    frame_option=headers.frame_option, override=True
                 ),
                 referrer_policy=CloudfrontResponseHeadersPolicySecurityHeadersConfigReferrerPolicy(
-                    referrer_policy="strict-origin-when-cross-origin", override=True
+                    referrer_policy=headers.referrer_policy, override=True
                 ),
                 content_security_policy=CloudfrontResponseHeadersPolicySecurityHeadersConfigContentSecurityPolicy(
-                    content_security_policy=content_security_policy(api_origin), override=True
+                    content_security_policy=headers.content_security_policy, override=True
                 ),
             ),
         )

@@ -36,6 +36,7 @@ class StackOutputs:
     function_name: str = output("The get-user function")
     api_id: str = output("The REST API's id")
     api_stage: str = output("The API stage the URLs point at")
+    content_security_policy: str = output("The CSP the site's pages get; the post-apply hook checks pages against it")
 
     @staticmethod
     def descriptions() -> dict[str, str]:

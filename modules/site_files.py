@@ -3,3 +3,7 @@ the site rely on. Plain Python, shared by `modules/` and the tools without impor
 
 INDEX_DOCUMENT = "index.html"
 """The distribution's default root object: the page served at `/`."""
+
+PRIVATE_PREFIX = ".publish/"
+"""Where the post-apply hook keeps its lock and release records in the site bucket. The bucket policy denies the
+distribution reading it, so none of it is ever served."""

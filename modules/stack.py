@@ -148,6 +148,7 @@ class UserAppStack(TerraformStack):
             function_name=api.function_name,
             api_id=api.api_id,
             api_stage=api.stage_name,
+            content_security_policy=site.security_headers.content_security_policy,
         )
         descriptions = StackOutputs.descriptions()
         for name, value in asdict(outputs).items():

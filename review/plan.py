@@ -45,19 +45,33 @@ def offline_copy(directory: Path, scratch: Path) -> Path:
     return copy
 
 
-def plan_stack(directory: Path, out: Path, cli_config: Path, *, offline: bool = False) -> dict[str, Any]:
-    """Init and plan the stack synthesized into `directory`; return `terraform show -json` of the plan."""
+def plan_stack(
+    directory: Path, out: Path, cli_config: Path, *, offline: bool = False, timeout: float | None = None
+) -> dict[str, Any]:
+    """Init and plan the stack synthesized into `directory`; return `terraform show -json` of the plan. A plan
+    running longer than `timeout` seconds is stopped, naming what it waited on; Terraform's progress goes to
+    stderr as it comes."""
     if not (directory / "cdk.tf.json").is_file():
         raise TerraformError(f"{directory}/cdk.tf.json not found: synthesize first (drop --skip-synth)")
     out.mkdir(parents=True, exist_ok=True)
     plan_file = out / f"{directory.name}.tfplan"
     with tempfile.TemporaryDirectory(prefix="offline-plan-") as scratch:
-        terraform = Terraform(offline_copy(directory, Path(scratch)) if offline else directory, cli_config)
+        terraform = Terraform(
+            offline_copy(directory, Path(scratch)) if offline else directory,
+            cli_config,
+            on_message=_progress,
+            timeout=timeout,
+        )
         terraform.init()
         terraform.plan(plan_file, refresh=not offline)
         plan = terraform.show(plan_file)
     (out / f"{directory.name}.plan.json").write_text(json.dumps(plan))
     return plan
+
+
+def _progress(kind: str, text: str) -> None:
+    if kind in ("refresh_start", "apply_progress", "diagnostic"):
+        print(f"  {text}", file=sys.stderr, flush=True)
 
 
 def render(changes: list[ResourceChange]) -> str:
@@ -78,6 +92,12 @@ def main(argv: list[str] | None = None) -> int:
         help="plan without AWS: fake credentials, no look-ups, empty local state, no refresh",
     )
     parser.add_argument(
+        "--timeout",
+        type=float,
+        default=1800.0,
+        help="stop a Terraform phase after this many seconds (default %(default)s)",
+    )
+    parser.add_argument(
         "--outdir",
         type=Path,
         default=PROJECT_DIR / "cdktf.out",
@@ -91,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
 
         (directory,) = synth([load_environment(args.stack)], args.outdir).values()
     try:
-        plan = plan_stack(directory, args.out, write_cli_config(args.out / "terraform.rc"), offline=args.offline)
+        plan = plan_stack(
+            directory, args.out, write_cli_config(args.out / "terraform.rc"), offline=args.offline, timeout=args.timeout
+        )
     except TerraformError as exc:
         print(f"plan: error: {exc}", file=sys.stderr)
         return 1

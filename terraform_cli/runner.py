@@ -271,7 +271,9 @@ class Terraform:
         finally:
             finished.set()
         if stopped_because:
-            waiting = "; ".join(f"{address} ({doing})" for address, doing in run.in_flight.items()) or "nothing"
+            waiting = "; ".join(f"{address} ({doing})" for address, doing in run.in_flight.items()) or (
+                "no resource yet (the provider's first calls to AWS, or the state backend)"
+            )
             raise TerraformStopped(
                 f"terraform {command} {stopped_because[0]} after {time.monotonic() - started:.0f} s;"
                 f" it was waiting on: {waiting}",

@@ -135,3 +135,10 @@ def test_endpoint_follows_the_standard_aws_endpoint_url(handler, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
     fresh = load_handler()
     assert fresh._dynamodb().meta.endpoint_url == "http://127.0.0.1:1"
+
+
+def test_a_long_user_id_is_logged_as_a_bounded_prefix(handler, capsys):
+    response = handler.lambda_handler(get("x" * 5000), None)
+    assert response["statusCode"] == 400
+    log = json.loads(capsys.readouterr().out)
+    assert log["userId"] == "x" * 64 + "…"

@@ -8,10 +8,15 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +25,7 @@ from local_stack import run
 from local_stack.stack import LocalOptions, LocalStack, LocalStackError
 from modules.outputs import StackOutputs
 
+PROJECT = Path(__file__).resolve().parent.parent
 # What moto changes on the distribution after apply (see README, "How local mode differs from AWS").
 EMULATOR_DRIFT = {"origin", "default_cache_behavior", "viewer_certificate"}
 
@@ -99,6 +105,53 @@ def test_published_config_points_at_the_local_gateway(local_stack):
 
 def test_missing_page_is_404(local_stack):
     assert fetch(local_stack.site_url + "no-such-page.html")[0] == 404
+
+
+@pytest.mark.parametrize("path", ["", "index.html", "no-such-page.html"])
+def test_every_response_gets_the_headers_the_distributions_policy_adds(local_stack, prod, path):
+    """Field by field against the prod stack's response-headers policy: the same names and values, the CSP naming
+    the local API instead of the execute-api host."""
+    policy = prod.only("aws_cloudfront_response_headers_policy")["security_headers_config"]
+    hsts = policy["strict_transport_security"]
+    prod_csp = policy["content_security_policy"]["content_security_policy"]
+    prod_api = f"https://{prod.ref('aws_api_gateway_rest_api', 'id')}.execute-api.eu-north-1.amazonaws.com"
+    _, headers, _ = fetch(local_stack.site_url + path)
+    assert headers["Strict-Transport-Security"] == (
+        f"max-age={hsts['access_control_max_age_sec']}"
+        + ("; includeSubDomains" if hsts["include_subdomains"] else "")
+        + ("; preload" if hsts["preload"] else "")
+    )
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert policy["content_type_options"] == {"override": True}
+    assert headers["X-Frame-Options"] == policy["frame_options"]["frame_option"]
+    assert headers["Referrer-Policy"] == policy["referrer_policy"]["referrer_policy"]
+    assert prod_api in prod_csp
+    assert headers["Content-Security-Policy"] == prod_csp.replace(prod_api, local_stack.api.origin)
+    assert headers["Content-Security-Policy"] == local_stack.outputs.content_security_policy
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("%00", 400),
+        ("a%0Ab.html", 400),
+        (".publish/lock", 403),
+        (".publish/releases/", 403),
+        ("..%2f..%2fetc%2fpasswd", 404),
+        ("%ff%fe", 404),
+    ],
+)
+def test_bad_paths_get_a_client_error_and_never_a_traceback(local_stack, path, status):
+    code, _, answer = fetch(local_stack.site_url + path)
+    assert code == status
+    assert b"Traceback" not in answer
+
+
+def test_the_hooks_records_are_in_the_bucket_but_never_served(local_stack, emulated):
+    keys = [o["Key"] for o in emulated.client("s3").list_objects_v2(Bucket=local_stack.outputs.bucket_name)["Contents"]]
+    records = [k for k in keys if k.startswith(".publish/releases/")]
+    assert records
+    assert {fetch(local_stack.site_url + record)[0] for record in records} == {403}
 
 
 # --- the API origin -------------------------------------------------------------------------------------------
@@ -286,3 +339,43 @@ def test_destroy_removes_everything(local_stack, emulated):
     groups = emulated.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/three-tier-local")
     assert groups["logGroups"] == []
     assert json.loads(local_stack.state_file.read_text())["resources"] == []
+
+
+def processes_working_in(folder) -> list[str]:
+    """Command lines of the processes whose working directory or arguments are inside `folder`."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cwd = os.readlink(proc / "cwd")
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if cwd.startswith(str(folder)) or str(folder) in command:
+            found.append(command)
+    return found
+
+
+def test_sigterm_during_the_apply_stops_promptly_and_leaves_nothing_running(tmp_path):
+    work = tmp_path / "work"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local_stack.run", "--site-port", "0", "--api-port", "0", "--work-dir", str(work)],
+        cwd=PROJECT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("init"):
+            break
+    time.sleep(3)  # well into the apply, which takes about a minute
+    assert process.poll() is None
+    process.send_signal(signal.SIGTERM)
+    try:
+        output, _ = process.communicate(timeout=45)  # a guard against a hang, not a speed target
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+    assert process.returncode == 0, output
+    assert "site:" not in output
+    assert processes_working_in(work) == []

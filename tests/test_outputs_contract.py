@@ -18,6 +18,7 @@ VALUES = {
     "function_name": "get-user",
     "api_id": "a1",
     "api_stage": "prod",
+    "content_security_policy": "default-src 'self'",
 }
 
 

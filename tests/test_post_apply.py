@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import uuid
-from pathlib import Path
 
 import boto3
 import pytest
@@ -15,77 +12,12 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 from hooks.post_apply import main
 from hooks.publish import PublishOptions, PublishResult, SiteClients, Target, publish_site
 from hooks.release import IMMUTABLE, REVALIDATE
-from modules.outputs import StackOutputs
-
-WEB = Path(__file__).resolve().parent.parent / "web"
-API_URL = "https://abc123.execute-api.eu-north-1.amazonaws.com/prod/users"
+from tests.publishing import API_URL, invalidations, make_site, objects, references, run, stack_outputs
 
 
 @pytest.fixture
 def site(aws, tmp_path):
-    """A fresh bucket and distribution, and a copy of web/ that a test may edit."""
-    bucket = f"site-{uuid.uuid4().hex[:12]}"
-    aws.client("s3").create_bucket(Bucket=bucket)
-    distribution = aws.client("cloudfront").create_distribution(
-        DistributionConfig={
-            "CallerReference": bucket,
-            "Comment": "test",
-            "Enabled": True,
-            "DefaultRootObject": "index.html",
-            "Origins": {
-                "Quantity": 1,
-                "Items": [
-                    {
-                        "Id": "s3",
-                        "DomainName": f"{bucket}.s3.amazonaws.com",
-                        "S3OriginConfig": {"OriginAccessIdentity": ""},
-                    }
-                ],
-            },
-            "DefaultCacheBehavior": {
-                "TargetOriginId": "s3",
-                "ViewerProtocolPolicy": "redirect-to-https",
-                "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
-            },
-        }
-    )["Distribution"]["Id"]
-    source = tmp_path / "web"
-    shutil.copytree(WEB, source)
-    return {"bucket": bucket, "distribution": distribution, "source": source}
-
-
-def run(site, *extra, session=None, capsys=None) -> tuple[int, dict]:
-    """The hook's command line on `site`; its exit code and --json summary ({} when not captured)."""
-    argv = [
-        "--bucket",
-        site["bucket"],
-        "--distribution-id",
-        site["distribution"],
-        "--api-url",
-        API_URL,
-        "--source",
-        str(site["source"]),
-        "--json",
-        *extra,
-    ]
-    code = main(argv, session=session)
-    out = capsys.readouterr().out.strip() if capsys is not None else ""
-    return code, json.loads(out) if out else {}
-
-
-def objects(aws, bucket) -> dict[str, dict]:
-    s3 = aws.client("s3")
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
-    return {key: s3.get_object(Bucket=bucket, Key=key) for key in keys}
-
-
-def references(html: str) -> list[str]:
-    return re.findall(r'(?:src|href)="([^"]+)"', html)
-
-
-def invalidations(aws, distribution) -> list[dict]:
-    answer = aws.client("cloudfront").list_invalidations(DistributionId=distribution)["InvalidationList"]
-    return answer.get("Items", [])
+    return make_site(aws, tmp_path)
 
 
 # --- first publish ------------------------------------------------------------------------------------------
@@ -146,7 +78,12 @@ def test_second_publish_with_no_change_uploads_nothing_and_invalidates_nothing(a
     run(site, capsys=capsys)
     code, summary = run(site, capsys=capsys)
     assert code == 0
-    assert summary == {"uploaded": [], "unchanged": 5, "deleted": [], "invalidation": None}
+    assert {k: summary[k] for k in ("uploaded", "unchanged", "deleted", "invalidation")} == {
+        "uploaded": [],
+        "unchanged": 5,
+        "deleted": [],
+        "invalidation": None,
+    }
     assert len(invalidations(aws, site["distribution"])) == 1
 
 
@@ -171,11 +108,11 @@ def test_prune_deletes_unreferenced_objects_but_keeps_the_previous_release(aws, 
     css.write_text(css.read_text() + "\n/* v2 */\n")
     run(site, capsys=capsys)
     css.write_text(css.read_text() + "\n/* v3 */\n")
-    code, summary = run(site, "--prune", capsys=capsys)
+    code, summary = run(site, "--prune", "--keep-releases", "2", capsys=capsys)
     assert code == 0
     remaining = set(objects(aws, site["bucket"]))
     v1_css = [k for k in first if k.endswith(".css")]
-    assert summary["deleted"] == sorted(["stale.txt", *v1_css])  # v1 is two releases old
+    assert summary["deleted"] == sorted(["stale.txt", *v1_css])  # v1 is two releases before v3
     assert len([k for k in remaining if k.endswith(".css")]) == 2  # v3 (live) and v2 (previous)
     assert "stale.txt" not in remaining
 
@@ -294,20 +231,6 @@ def test_no_wait_returns_without_polling(aws, site, capsys):
 def test_invalidate_all_only_on_request(aws, site, capsys):
     _, summary = run(site, "--invalidate-all", capsys=capsys)
     assert summary["invalidation"]["paths"] == ["/*"]
-
-
-def stack_outputs(site, page_api_url: str = API_URL) -> StackOutputs:
-    return StackOutputs(
-        site_url="https://d1.cloudfront.net/",
-        api_url=API_URL,
-        page_api_url=page_api_url,
-        bucket_name=site["bucket"],
-        distribution_id=site["distribution"],
-        table_name="users",
-        function_name="get-user",
-        api_id="abc123",
-        api_stage="prod",
-    )
 
 
 def test_outputs_file_supplies_the_stack_outputs(aws, site, tmp_path, capsys):

@@ -32,7 +32,7 @@ def test_bucket_name_is_generated_from_the_environment_prefix(prod):
 
 def test_bucket_policy_lets_only_this_distribution_read(prod):
     policy = json.loads(prod.only("aws_s3_bucket_policy")["policy"])
-    read, list_, deny = policy["Statement"]
+    read, list_, _, deny = policy["Statement"]
     bucket_arn = prod.ref("aws_s3_bucket", "arn")
     only_this_distribution = {"StringEquals": {"AWS:SourceArn": prod.ref("aws_cloudfront_distribution", "arn")}}
     for statement in (read, list_):
@@ -43,6 +43,17 @@ def test_bucket_policy_lets_only_this_distribution_read(prod):
     assert (list_["Action"], list_["Resource"]) == ("s3:ListBucket", bucket_arn)
     assert deny["Effect"] == "Deny"
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_bucket_policy_keeps_the_publish_records_from_the_distribution(prod):
+    statements = json.loads(prod.only("aws_s3_bucket_policy")["policy"])["Statement"]
+    (hide_records,) = [s for s in statements if s["Sid"] == "DenyThePublishRecords"]
+    assert hide_records["Effect"] == "Deny"
+    assert hide_records["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert (hide_records["Action"], hide_records["Resource"]) == (
+        "s3:GetObject",
+        f"{prod.ref('aws_s3_bucket', 'arn')}/.publish/*",
+    )
 
 
 def test_replaced_files_expire_from_the_versioned_bucket(prod):

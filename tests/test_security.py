@@ -163,6 +163,7 @@ def test_the_stack_grants_exactly_these_permissions(prod):
         ("trust policy", "Allow", lambda_service, "sts:AssumeRole", "(this role)", "null"),
         ("bucket policy", "Allow", cloudfront, "s3:GetObject", f"{bucket}/*", only_this_distribution),
         ("bucket policy", "Allow", cloudfront, "s3:ListBucket", bucket, only_this_distribution),
+        ("bucket policy", "Deny", cloudfront, "s3:GetObject", f"{bucket}/.publish/*", "null"),
         ("bucket policy", "Deny", '"*"', "s3:*", f"{bucket}/*", tls_only),
         ("bucket policy", "Deny", '"*"', "s3:*", bucket, tls_only),
         (

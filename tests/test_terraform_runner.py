@@ -4,6 +4,8 @@ line, and a run that is stopped cleanly, naming what it waited on. Uses only Ter
 from __future__ import annotations
 
 import json
+import shutil
+import socket
 import threading
 import time
 from pathlib import Path
@@ -93,3 +95,29 @@ def test_a_missing_terraform_is_one_clear_error(tmp_path, cli_config, monkeypatc
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(TerraformError, match=r"terraform is not on PATH: install Terraform 1\.10 or newer"):
         Terraform(tmp_path, cli_config).init()
+
+
+def test_a_plan_against_an_endpoint_that_never_answers_is_stopped_and_says_what_it_waited_on(
+    local, tmp_path, cli_config
+):
+    """The local stack planned against an 'AWS' that accepts connections and never answers."""
+    with socket.socket() as black_hole:
+        black_hole.bind(("127.0.0.1", 0))
+        black_hole.listen(64)
+        directory = tmp_path / "local"
+        shutil.copytree(local.directory, directory, ignore=shutil.ignore_patterns(".terraform*"))
+        config = json.loads((directory / "cdk.tf.json").read_text())
+        url = f"http://127.0.0.1:{black_hole.getsockname()[1]}"
+        config["provider"]["aws"][0]["endpoints"] = [dict.fromkeys(config["provider"]["aws"][0]["endpoints"][0], url)]
+        config["terraform"]["backend"] = {"local": {"path": str(tmp_path / "state.tfstate")}}
+        (directory / "cdk.tf.json").write_text(json.dumps(config))
+        terraform = Terraform(
+            directory, cli_config, env={"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}, timeout=8
+        )
+        terraform.init()
+        with pytest.raises(
+            TerraformStopped,
+            match=r"terraform plan timed out \(8 s\) after \d+ s; it was waiting "
+            r"on: no resource yet \(the provider's first calls to AWS",
+        ):
+            terraform.plan()

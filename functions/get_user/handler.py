@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # type stubs exist in development only; the deployed function
     from mypy_boto3_dynamodb import DynamoDBClient
 
 MAX_USER_ID_LENGTH = 256
+MAX_LOGGED_USER_ID = 64
 
 
 @functools.cache
@@ -82,6 +83,12 @@ def _user_id_problem(user_id: Any) -> str | None:
     return None
 
 
+def _loggable(user_id: Any) -> str | None:
+    if not isinstance(user_id, str):
+        return None
+    return user_id if len(user_id) <= MAX_LOGGED_USER_ID else f"{user_id[:MAX_LOGGED_USER_ID]}…"
+
+
 def _request_id(event: dict[str, Any], context: Any) -> str | None:
     request_id = getattr(context, "aws_request_id", None) or (
         event["requestContext"].get("requestId") if isinstance(event.get("requestContext"), dict) else None
@@ -100,7 +107,8 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         "level": "INFO",
         "requestId": _request_id(event, context),
         "method": method,
-        "userId": user_id if isinstance(user_id, str) else None,
+        # A bounded prefix: a caller controls this value, and the log must not grow with it.
+        "userId": _loggable(user_id),
         "found": False,
     }
 

@@ -1,0 +1,242 @@
+"""What the hook keeps in the site bucket, under the private prefix the distribution may not read (`.publish/`):
+
+- `lock`: who is publishing, until when. Taken with a conditional write (S3's If-None-Match), so two publishes
+  to one bucket never run at once; a crashed publisher's lock is taken over once it expires.
+- `releases/<id>.json`: one record per publish (or rollback): what it made live, from which source, when. The
+  newest is the live release; pruning keeps what the recent ones reference.
+- `pending-invalidation.json`: paths whose new content is live but not yet invalidated; the next run invalidates
+  them, so a run killed (or refused) between upload and invalidation still converges.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from modules.site_files import PRIVATE_PREFIX
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+LOCK_KEY = f"{PRIVATE_PREFIX}lock"
+RELEASES_PREFIX = f"{PRIVATE_PREFIX}releases/"
+PENDING_KEY = f"{PRIVATE_PREFIX}pending-invalidation.json"
+
+
+class LockHeld(RuntimeError):
+    """Another publish holds the bucket; the message says who, since when, until when."""
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+# --- the lock ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PublishLock:
+    """The bucket's publish lock, for one publish: `with PublishLock(s3, bucket): …`."""
+
+    s3: S3Client
+    bucket: str
+    ttl_seconds: float = 900.0
+    wait_seconds: float = 0.0
+    owner: str = field(default_factory=lambda: f"{getpass.getuser()}@{socket.gethostname()} (pid {os.getpid()})")
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def _body(self) -> bytes:
+        acquired = now()
+        return json.dumps(
+            {
+                "owner": self.owner,
+                "token": self.token,
+                "acquired": iso(acquired),
+                "expires": iso(acquired + timedelta(seconds=self.ttl_seconds)),
+            }
+        ).encode()
+
+    def __enter__(self) -> PublishLock:
+        deadline = time.monotonic() + self.wait_seconds
+        while True:
+            try:
+                self.s3.put_object(
+                    Bucket=self.bucket, Key=LOCK_KEY, Body=self._body(), IfNoneMatch="*", ContentType="application/json"
+                )
+                return self
+            except ClientError as exc:
+                if _code(exc) not in ("PreconditionFailed", "ConditionalRequestConflict"):
+                    raise
+            holder, etag = self._holder()
+            if holder is not None and holder["expires"] < iso(now()):
+                try:  # a dead publisher's lock: take it over, unless someone else just did
+                    self.s3.put_object(
+                        Bucket=self.bucket,
+                        Key=LOCK_KEY,
+                        Body=self._body(),
+                        IfMatch=etag,
+                        ContentType="application/json",
+                    )
+                    return self
+                except ClientError as exc:
+                    if _code(exc) not in ("PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey"):
+                        raise
+            if time.monotonic() >= deadline:
+                who = holder or {"owner": "another publish", "acquired": "?", "expires": "?"}
+                raise LockHeld(
+                    f"{who['owner']} has been publishing to {self.bucket} since {who['acquired']} (its "
+                    f"lock expires {who['expires']}); wait for it to finish, or pass --lock-wait SECONDS"
+                )
+            time.sleep(1.0)
+
+    def _holder(self) -> tuple[dict[str, str] | None, str]:
+        try:
+            answer = self.s3.get_object(Bucket=self.bucket, Key=LOCK_KEY)
+        except ClientError:
+            return None, ""
+        try:
+            holder = json.loads(answer["Body"].read())
+        except ValueError:
+            holder = {"owner": "an unreadable lock", "acquired": "?", "expires": ""}
+        return holder, answer["ETag"]
+
+    def __exit__(self, *exc_info: object) -> None:
+        holder, _ = self._holder()
+        if holder is not None and holder.get("token") == self.token:
+            self.s3.delete_object(Bucket=self.bucket, Key=LOCK_KEY)
+
+
+# --- release records --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PublishedObject:
+    md5: str
+    content_type: str
+    cache_control: str
+    version_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ReleaseRecord:
+    """One publish (or rollback): every object it made live, from which source, when."""
+
+    id: str
+    created: str
+    source_hash: str
+    objects: dict[str, PublishedObject]
+    git_commit: str | None = None
+    kind: str = "publish"  # or "rollback"
+    restored: str | None = None  # a rollback: the release it made live again
+
+    @property
+    def key(self) -> str:
+        return f"{RELEASES_PREFIX}{self.id}.json"
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), indent=1, sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, body: bytes) -> ReleaseRecord:
+        data: dict[str, Any] = json.loads(body)
+        data["objects"] = {key: PublishedObject(**value) for key, value in data["objects"].items()}
+        return cls(**data)
+
+
+def new_release_id() -> str:
+    """Sortable by time: 20261128T104500123456Z-3f2a9c."""
+    return f"{now():%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:6]}"
+
+
+def git_commit(source: Path) -> str | None:
+    """The commit the source folder was checked out at (with "+dirty" for changes not committed), if any."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=source, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "."],
+            cwd=source,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{head}+dirty" if dirty else head
+
+
+def release_ids(s3: S3Client, bucket: str) -> list[str]:
+    """Every recorded release, newest first."""
+    ids = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=RELEASES_PREFIX):
+        ids += [
+            item["Key"][len(RELEASES_PREFIX) : -len(".json")]
+            for item in page.get("Contents", [])
+            if item["Key"].endswith(".json")
+        ]
+    return sorted(ids, reverse=True)
+
+
+def read_release(s3: S3Client, bucket: str, release_id: str) -> ReleaseRecord:
+    return ReleaseRecord.from_json(
+        s3.get_object(Bucket=bucket, Key=f"{RELEASES_PREFIX}{release_id}.json")["Body"].read()
+    )
+
+
+def recent_releases(s3: S3Client, bucket: str, count: int) -> list[ReleaseRecord]:
+    """The newest `count` releases, newest (the live one) first."""
+    return [read_release(s3, bucket, release_id) for release_id in release_ids(s3, bucket)[:count]]
+
+
+def write_release(s3: S3Client, bucket: str, record: ReleaseRecord) -> None:
+    s3.put_object(
+        Bucket=bucket, Key=record.key, Body=record.to_json(), ContentType="application/json", CacheControl="no-store"
+    )
+
+
+# --- invalidations not made yet ---------------------------------------------------------------------------------
+
+
+def pending_invalidation(s3: S3Client, bucket: str) -> tuple[str, ...]:
+    try:
+        paths = json.loads(s3.get_object(Bucket=bucket, Key=PENDING_KEY)["Body"].read())["paths"]
+    except ClientError as exc:
+        if _code(exc) in ("NoSuchKey", "404"):
+            return ()
+        raise
+    return tuple(str(p) for p in paths)
+
+
+def record_pending_invalidation(s3: S3Client, bucket: str, paths: tuple[str, ...]) -> None:
+    s3.put_object(
+        Bucket=bucket,
+        Key=PENDING_KEY,
+        Body=json.dumps({"paths": list(paths)}).encode(),
+        ContentType="application/json",
+        CacheControl="no-store",
+    )
+
+
+def clear_pending_invalidation(s3: S3Client, bucket: str) -> None:
+    s3.delete_object(Bucket=bucket, Key=PENDING_KEY)

@@ -1,0 +1,114 @@
+"""Helpers of the publishing tests: a fresh site (bucket, distribution, a copy of web/) in the emulator, the hook's
+command line on it, and what the bucket serves."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+from hooks.post_apply import main
+from modules.headers import content_security_policy
+from modules.outputs import StackOutputs
+from modules.site_files import PRIVATE_PREFIX
+
+WEB = Path(__file__).resolve().parent.parent / "web"
+API_URL = "https://abc123.execute-api.eu-north-1.amazonaws.com/prod/users"
+
+
+def make_site(aws: Any, tmp_path: Path) -> dict[str, Any]:
+    """A fresh bucket and distribution, and a copy of web/ that a test may edit."""
+    bucket = f"site-{uuid.uuid4().hex[:12]}"
+    aws.client("s3").create_bucket(Bucket=bucket)
+    aws.client("s3").put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    distribution = aws.client("cloudfront").create_distribution(
+        DistributionConfig={
+            "CallerReference": bucket,
+            "Comment": "test",
+            "Enabled": True,
+            "DefaultRootObject": "index.html",
+            "Origins": {
+                "Quantity": 1,
+                "Items": [
+                    {
+                        "Id": "s3",
+                        "DomainName": f"{bucket}.s3.amazonaws.com",
+                        "S3OriginConfig": {"OriginAccessIdentity": ""},
+                    }
+                ],
+            },
+            "DefaultCacheBehavior": {
+                "TargetOriginId": "s3",
+                "ViewerProtocolPolicy": "redirect-to-https",
+                "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
+            },
+        }
+    )["Distribution"]["Id"]
+    source = tmp_path / "web"
+    shutil.copytree(WEB, source)
+    return {"bucket": bucket, "distribution": distribution, "source": source}
+
+
+def hook_argv(site: dict[str, Any], *extra: str) -> list[str]:
+    """The hook's arguments for `site`, then `extra`."""
+    return [
+        "--bucket",
+        site["bucket"],
+        "--distribution-id",
+        site["distribution"],
+        "--api-url",
+        API_URL,
+        "--source",
+        str(site["source"]),
+        *extra,
+    ]
+
+
+def run(site: dict[str, Any], *extra: str, session: Any = None, capsys: Any = None) -> tuple[int, dict[str, Any]]:
+    """The hook's command line on `site`; its exit code and --json summary ({} when not captured)."""
+    code = main(hook_argv(site, "--json", *extra), session=session)
+    out = capsys.readouterr().out.strip() if capsys is not None else ""
+    return code, json.loads(out) if out else {}
+
+
+def objects(aws: Any, bucket: str) -> dict[str, Any]:
+    """What the bucket serves: every object but the hook's private records."""
+    s3 = aws.client("s3")
+    keys = [
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+        if not o["Key"].startswith(PRIVATE_PREFIX)
+    ]
+    return {key: s3.get_object(Bucket=bucket, Key=key) for key in keys}
+
+
+def body(aws: Any, bucket: str, key: str) -> str:
+    return str(aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode())
+
+
+def references(html: str) -> list[str]:
+    return re.findall(r'(?:src|href)="([^"]+)"', html)
+
+
+def invalidations(aws: Any, distribution: str) -> list[dict[str, Any]]:
+    answer = aws.client("cloudfront").list_invalidations(DistributionId=distribution)["InvalidationList"]
+    return list(answer.get("Items", []))
+
+
+def stack_outputs(site: dict[str, Any], page_api_url: str = API_URL, csp: str | None = None) -> StackOutputs:
+    """Outputs of a stack whose site is `site`, as `cdktf deploy --outputs-file` would write them."""
+    return StackOutputs(
+        site_url="https://d1.cloudfront.net/",
+        api_url=API_URL,
+        page_api_url=page_api_url,
+        bucket_name=site["bucket"],
+        distribution_id=site["distribution"],
+        table_name="users",
+        function_name="get-user",
+        api_id="abc123",
+        api_stage="prod",
+        content_security_policy=csp or content_security_policy("https://abc123.execute-api.eu-north-1.amazonaws.com"),
+    )

@@ -1,0 +1,106 @@
+"""A fresh checkout plans and deploys offline with only a provider mirror, on the first run.
+
+`cdktf deploy` runs `terraform providers lock` when a stack has no lock file yet, and that command asks the registry
+whatever the CLI config's mirror says; `--skip-provider-lock` (as the README says for mirrors) lets `terraform init`
+install from the mirror and write the lock file. The project's own commands never run `providers lock`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from modules.outputs import StackOutputs
+from terraform_cli import write_cli_config
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory):
+    """A clone of the committed project, with the CDKTF CLI `npm ci` installed and no synth output."""
+    root = tmp_path_factory.mktemp("fresh") / "checkout"
+    subprocess.run(["git", "clone", "--quiet", "--local", str(PROJECT), str(root)], check=True)
+    (root / "node_modules").symlink_to(PROJECT / "node_modules")
+    assert not list(root.rglob(".terraform.lock.hcl"))
+    return root
+
+
+@pytest.fixture
+def separate_emulator():
+    """moto's server in a process of its own: its state is apart from every emulator of the test process."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "moto's server did not start"
+            time.sleep(0.2)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_a_fresh_checkout_synthesizes_installs_the_provider_and_plans_on_the_first_run(checkout, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    command = [sys.executable, "-m", "review.plan", "prod", "--offline", "--out", str(tmp_path / "plans")]
+    done = subprocess.run(
+        [*command, "--outdir", str(tmp_path / "cdktf.out")],
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "change(s): " in done.stdout
+
+
+def test_cdktf_deploy_from_a_fresh_checkout_installs_from_the_mirror_on_the_first_run(
+    checkout, separate_emulator, tmp_path
+):
+    env = {
+        **os.environ,
+        "TF_CLI_CONFIG_FILE": str(write_cli_config(tmp_path / "terraform.rc")),
+        "PIPENV_PIPFILE": str(PROJECT / "Pipfile"),  # the installed environment; the code is the checkout's
+        "LOCAL_EMULATOR_URL": separate_emulator,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",  # the emulator's fake credentials
+        "AWS_REGION": "us-east-1",
+    }
+    outputs_file = tmp_path / "outputs.json"
+    deploy = ["node_modules/.bin/cdktf", "deploy", "local", "--auto-approve", "--skip-provider-lock"]
+    done = subprocess.run(
+        [*deploy, "--outputs-file", str(outputs_file)],
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    outputs = StackOutputs.from_outputs_file(outputs_file, "local")
+    assert outputs.table_name == "three-tier-local-users"
+    lock_file = checkout / "cdktf.out" / "stacks" / "local" / ".terraform.lock.hcl"
+    assert 'provider "registry.terraform.io/hashicorp/aws"' in lock_file.read_text()
+    assert json.loads(outputs_file.read_text())["local"]["content_security_policy"].startswith("default-src 'self'")
