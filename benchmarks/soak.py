@@ -132,7 +132,7 @@ def report(name: str, tally: Tally, seconds: float) -> None:
 def changed_site(stack: LocalStack, into: Path) -> Path:
     """A copy of web/ whose stylesheet differs: publishing it renames the stylesheet and rewrites the page."""
     source = into / "web"
-    shutil.copytree(stack.options.source, source)
+    shutil.copytree(stack.options.web_dir, source)
     with (source / "style.css").open("a") as stylesheet:
         stylesheet.write("\n/* soak: a new release */\n")
     return source

@@ -5,6 +5,9 @@ Reads the stack outputs that `cdktf deploy <stack> --outputs-file FILE` writes (
 frontend config, uploads what changed in a safe order and invalidates exactly the changed paths. AWS access goes
 through the standard chain (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...). Exit 0 on success; otherwise one
 line on stderr saying what failed (one more per CSP finding; with --json, also {"error": …} on stdout).
+
+`--releases` lists the recorded releases, newest (live) first; `--rollback` makes the release before the live one
+live again, `--rollback RELEASE` the named one (see hooks/rollback.py).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import boto3
@@ -28,9 +32,11 @@ from hooks.publish import (
     publish_site,
 )
 from hooks.release import SourceError
+from hooks.rollback import release_history, rollback
 from modules.outputs import OutputsError, StackOutputs
 
 DEFAULT_SOURCE = Path(__file__).resolve().parent.parent / "web"
+PREVIOUS = "previous"  # --rollback without a release
 
 
 class UsageError(RuntimeError):
@@ -55,6 +61,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "file; without either, pages are not checked)",
     )
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="the site's folder (default: web/)")
+    history = parser.add_mutually_exclusive_group()
+    history.add_argument("--releases", action="store_true", help="list the recorded releases, newest (live) first")
+    history.add_argument(
+        "--rollback",
+        nargs="?",
+        const=PREVIOUS,
+        metavar="RELEASE",
+        help="make an earlier release live again: the one before the live one, or RELEASE",
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     parser.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
     parser.add_argument(
@@ -98,26 +113,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def target_of(args: argparse.Namespace) -> Target:
-    """The target from the outputs file, with any explicit value taking precedence."""
+def bucket_of(args: argparse.Namespace) -> str:
+    """The bucket, from --bucket or the outputs file."""
+    if args.bucket:
+        return str(args.bucket)
+    if args.outputs_file:
+        return StackOutputs.from_outputs_file(args.outputs_file, args.stack).bucket_name
+    raise UsageError("missing bucket_name: pass --outputs-file/--stack or --bucket")
+
+
+def target_of(args: argparse.Namespace, *, need_api: bool = True) -> Target:
+    """The target from the outputs file, with any explicit value taking precedence. A rollback republishes
+    nothing rendered, so it needs no API URL."""
     outputs = StackOutputs.from_outputs_file(args.outputs_file, args.stack) if args.outputs_file else None
     from_outputs = Target.from_outputs(outputs) if outputs else None
     bucket: str | None = args.bucket or (from_outputs.bucket if from_outputs else None)
     distribution: str | None = args.distribution_id or (from_outputs.distribution_id if from_outputs else None)
     api_url: str | None = args.api_url or (from_outputs.page_api_url if from_outputs else None)
-    if not (bucket and distribution and api_url):
-        missing = [
-            name
-            for name, value in (("bucket_name", bucket), ("distribution_id", distribution), ("api_url", api_url))
-            if not value
-        ]
+    needed = {"bucket_name": bucket, "distribution_id": distribution} | ({"api_url": api_url} if need_api else {})
+    if missing := [name for name, value in needed.items() if not value]:
         raise UsageError(
             f"missing {', '.join(missing)}: pass --outputs-file/--stack or --bucket, --distribution-id and --api-url"
         )
+    assert bucket is not None  # both checked above, for the type checker
+    assert distribution is not None
     return Target(
         bucket,
         distribution,
-        api_url,
+        api_url or "",
         args.csp or (from_outputs.content_security_policy if from_outputs else None),
         from_outputs.site_origin if from_outputs else None,
     )
@@ -139,7 +162,15 @@ def main(argv: list[str] | None = None, session: boto3.session.Session | None = 
     )
     try:
         clients = SiteClients.from_session(session or default_session(), args.aws_timeout)
-        result = publish_site(target_of(args), args.source, options, clients)
+        if args.releases:
+            history = release_history(clients.s3, bucket_of(args))
+            print(json.dumps([asdict(r) for r in history]) if args.json else "\n".join(r.line() for r in history))
+            return 0
+        if args.rollback:
+            wanted = None if args.rollback == PREVIOUS else args.rollback
+            result = rollback(target_of(args, need_api=False), wanted, options, clients)
+        else:
+            result = publish_site(target_of(args), args.source, options, clients)
     except (UsageError, OutputsError, PublishError, SourceError, FileNotFoundError, BotoCoreError, ClientError) as exc:
         aws = isinstance(exc, (BotoCoreError, ClientError))
         message = f"AWS said: {exc}" if aws else str(exc)

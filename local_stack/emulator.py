@@ -104,14 +104,19 @@ class Emulator:
 
     def client(self, service: str) -> Any:
         """A boto3 client of `service` that talks to the emulator, whatever this process's environment says."""
-        return boto3.session.Session().client(
-            service,
-            endpoint_url=self.url,
-            region_name=self.region,
-            config=CLIENT_CONFIG,  # type: ignore[call-overload]
-            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        )
+        return emulator_client(self.url, service, self.region)
+
+
+def emulator_client(url: str, service: str, region: str = LOCAL_REGION) -> Any:
+    """A boto3 client of `service` at the emulator at `url`, with its fake credentials."""
+    return boto3.session.Session().client(
+        service,
+        endpoint_url=url,
+        region_name=region,
+        config=CLIENT_CONFIG,  # type: ignore[call-overload]
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
 
 
 def start_emulator(host: str = "127.0.0.1", port: int = 0) -> Emulator:

@@ -32,6 +32,10 @@ class FunctionFailed(RuntimeError):
     """The invocation failed: the handler raised, timed out, or its process died."""
 
 
+class ContainerRetired(RuntimeError):
+    """The function's code was replaced: invoke the container that replaced this one."""
+
+
 @dataclass(frozen=True)
 class DeployedFunction:
     """A function as the emulator holds it, with its code unpacked in `code_dir`."""
@@ -71,6 +75,7 @@ class FunctionContainer:
         self._lock = threading.Lock()
         self._process: subprocess.Popen[str] | None = None
         self._answers: queue.Queue[str | None] = queue.Queue()
+        self._retired = False
 
     def environment(self) -> dict[str, str]:
         """What the function's process sees: Lambda's own variables, where AWS is, and its deployed ones."""
@@ -91,6 +96,8 @@ class FunctionContainer:
     def invoke(self, event: Any) -> Any:
         """Run the handler on `event` and return what it returned; raises FunctionFailed."""
         with self._lock:
+            if self._retired:
+                raise ContainerRetired(self.function.name)
             cold = self._process is None or self._process.poll() is not None
             if cold:
                 self._start()
@@ -133,6 +140,12 @@ class FunctionContainer:
 
     def stop(self) -> None:
         with self._lock:
+            self._stop_process()
+
+    def retire(self) -> None:
+        """Stop for good once the invocation in progress (if any) ends: the function's code was replaced."""
+        with self._lock:
+            self._retired = True
             self._stop_process()
 
     def _start(self) -> None:

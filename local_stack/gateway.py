@@ -11,8 +11,10 @@ from the deployment.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
+import shutil
 import time
 import uuid
 import zipfile
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.wrappers import Request, Response
 
 from local_stack.emulator import deployed_function_code
-from local_stack.functions import DeployedFunction, FunctionContainer, FunctionFailed
+from local_stack.functions import ContainerRetired, DeployedFunction, FunctionContainer, FunctionFailed
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -45,6 +47,7 @@ def read_function(lambda_client: LambdaClient, function_arn: str, workdir: Path)
     """A deployed function with its code unpacked under `workdir`."""
     config = lambda_client.get_function_configuration(FunctionName=function_arn)
     target = workdir / config["FunctionName"]
+    shutil.rmtree(target, ignore_errors=True)  # a file the new code no longer has must not linger
     with zipfile.ZipFile(io.BytesIO(deployed_function_code(config["FunctionArn"]))) as archive:
         archive.extractall(target)
     try:
@@ -130,6 +133,7 @@ class LocalGateway:
     def __init__(self, api: DeployedApi, aws_environment: Mapping[str, str], log: Callable[[str], None]) -> None:
         self.api = api
         self._log = log
+        self._aws_environment = dict(aws_environment)
         self.containers = {
             arn: FunctionContainer(function, aws_environment, log) for arn, function in api.functions.items()
         }
@@ -140,6 +144,15 @@ class LocalGateway:
     def close(self) -> None:
         for container in self.containers.values():
             container.stop()
+
+    def replace_function(self, function: DeployedFunction) -> None:
+        """Run `function` (new code) from the next invocation on, as Lambda does after an update: the old
+        container finishes what it is doing and is stopped."""
+        self.api = dataclasses.replace(self.api, functions={**self.api.functions, function.arn: function})
+        old = self.containers.get(function.arn)
+        self.containers[function.arn] = FunctionContainer(function, self._aws_environment, self._log)
+        if old is not None:
+            old.retire()
 
     # --- answers API Gateway gives itself ---------------------------------------------------------------
 
@@ -204,6 +217,12 @@ class LocalGateway:
         return Response(body, status=int(status), headers=headers, content_type="application/json")
 
     def proxy(self, request: Request, stage: str, resource_path: str, method: Method) -> Response:
+        try:
+            return self._proxy(request, stage, resource_path, method)
+        except ContainerRetired:  # the code was replaced just now: the new container answers
+            return self._proxy(request, stage, resource_path, method)
+
+    def _proxy(self, request: Request, stage: str, resource_path: str, method: Method) -> Response:
         container = self.containers[function_arn_of(method.integration)]
         source_arn = (
             f"arn:aws:execute-api:{self.api.region}:{self.api.account_id}:{self.api.api_id}/{stage}/"

@@ -2,7 +2,8 @@
 
 Starts the AWS emulator (moto), synthesizes the `local` stack and applies it with the real Terraform CLI and AWS
 provider (every endpoint at the emulator), publishes web/ with the post-apply hook, and serves the site and the
-API on two 127.0.0.1 ports (so the browser makes real cross-origin calls) until Ctrl-C or SIGTERM.
+API on two 127.0.0.1 ports (so the browser makes real cross-origin calls) until Ctrl-C or SIGTERM. Meanwhile it
+watches web/, functions/ and modules/ and brings the running stack up to date with each edit.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from types import FrameType
 
 from local_stack.emulator import PortInUse
 from local_stack.stack import LocalOptions, LocalStack, LocalStackError
+from local_stack.watch import Watcher
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -31,6 +33,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--destroy-on-exit",
         action="store_true",
         help="on Ctrl-C, run `terraform destroy` of the local stack before stopping the emulator",
+    )
+    parser.add_argument(
+        "--no-watch",
+        action="store_true",
+        help="do not watch web/, functions/ and modules/ for edits (nor reload open pages)",
     )
     parser.add_argument(
         "--work-dir",
@@ -50,8 +57,10 @@ def main(argv: list[str] | None = None) -> int:
             emulator_port=args.emulator_port,
             same_origin=args.same_origin,
             work_dir=args.work_dir,
+            live_reload=not args.no_watch,
         )
     )
+    watcher = Watcher(stack, lambda line: print(line, flush=True), stack.stopping)
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
         stack.stopping.set()  # interrupts a Terraform phase cleanly, or ends serving
@@ -61,7 +70,11 @@ def main(argv: list[str] | None = None) -> int:
         stack.start()
         print(f"site: {stack.site_url}")
         print(f"api: {stack.api_url}")
+        print(f"emulator: {stack.emulator_url}")
         print(f"outputs: {stack.outputs_file}")
+        if not args.no_watch:
+            watcher.start()
+            print("watching web/, functions/ and modules/ (--no-watch turns it off)")
         print("serving until Ctrl-C", flush=True)
         stack.stopping.wait()
     except KeyboardInterrupt:
@@ -73,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        stack.stopping.set()  # ends the watcher too
+        watcher.join()
     if args.destroy_on_exit and stack.outputs is not None:
         try:
             stack.destroy()

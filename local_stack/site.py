@@ -2,11 +2,17 @@
 it (default root object, the stored Content-Type and Cache-Control, 404 for a missing key, 403 for the hook's
 private records), adds to every response the security headers the distribution's response-headers policy adds
 (from the same definition, `modules.headers`), and forwards the paths the deployed distribution routes to the API
-(same-origin mode) to the local gateway, with the same headers."""
+(same-origin mode) to the local gateway, with the same headers.
+
+With live reload on (watch mode), pages get one more script, `/__local/reload.js`, which reloads the page when a
+new release is published. It is added as pages are served, so it is never in the bucket nor in what AWS serves;
+it comes from the site itself, which the CSP allows, and calls only the site.
+"""
 
 from __future__ import annotations
 
 import fnmatch
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -41,6 +47,35 @@ def api_routes(distribution_config: Mapping[str, Any]) -> list[ApiRoute]:
     return routes
 
 
+LOCAL_PREFIX = "/__local/"  # served by local mode itself, only with live reload on
+RELOAD_SCRIPT = b"""// Local mode only: reload this page when a new release of the site is published.
+(() => {
+  let seen = null;
+  const check = async () => {
+    try {
+      const answer = await fetch("/__local/release", { cache: "no-store" });
+      const release = await answer.text();
+      if (seen !== null && release !== seen) location.reload();
+      seen = release;
+    } catch {
+      // the local stack is restarting: ask again next time
+    }
+  };
+  check();
+  setInterval(check, 1000);
+})();
+"""
+RELOAD_TAG = b'<script src="/__local/reload.js"></script>'
+_BODY_END = re.compile(rb"</body\s*>", re.IGNORECASE)
+
+
+def with_reload_script(page: bytes) -> bytes:
+    """`page` with the reload script before its last </body> (or at its end)."""
+    ends = list(_BODY_END.finditer(page))
+    at = ends[-1].start() if ends else len(page)
+    return page[:at] + RELOAD_TAG + page[at:]
+
+
 def _plain(status: int, text: str) -> Response:
     return Response(text, status=status, content_type="text/plain; charset=utf-8")
 
@@ -56,6 +91,8 @@ class LocalSite:
     routes: list[ApiRoute] = field(default_factory=list)
     api: WSGIApplication | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    live_reload: bool = False
+    release: str = ""  # the live release; open pages reload when it changes
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         def with_headers(status: str, response_headers: list[tuple[str, str]], *args: Any) -> Any:
@@ -72,6 +109,8 @@ class LocalSite:
     def handle(self, request: Request) -> Response:
         if request.method not in ("GET", "HEAD"):
             return Response("Method not allowed", status=405, headers={"Allow": "GET, HEAD"})
+        if self.live_reload and request.path.startswith(LOCAL_PREFIX):
+            return self.local_file(request.path.removeprefix(LOCAL_PREFIX))
         key = request.path.lstrip("/") or self.default_root_object
         if any(unicodedata.category(c) == "Cc" for c in key) or "\\" in key:
             return _plain(400, "Bad request")
@@ -87,4 +126,15 @@ class LocalSite:
         if obj.get("CacheControl"):
             headers["Cache-Control"] = obj["CacheControl"]
         body = b"" if request.method == "HEAD" else obj["Body"].read()
+        if self.live_reload and body and str(obj.get("ContentType", "")).startswith("text/html"):
+            body = with_reload_script(body)
+            del headers["ETag"]  # no longer the stored object's
         return Response(body, status=200, headers=headers, content_type=obj.get("ContentType"))
+
+    def local_file(self, name: str) -> Response:
+        """What local mode serves itself: the reload script and the live release."""
+        if name == "reload.js":
+            return Response(RELOAD_SCRIPT, headers={"Cache-Control": "no-cache"}, content_type="text/javascript")
+        if name == "release":
+            return Response(self.release, headers={"Cache-Control": "no-store"}, content_type="text/plain")
+        return _plain(404, "Not found")

@@ -2,30 +2,39 @@
 
 1. hold the two loopback ports and start the AWS emulator (moto);
 2. synthesize the `local` stack with `main.synth` for those ports;
-3. `terraform init` and `apply` it with the real CLI and AWS provider, every endpoint at the emulator;
+3. `terraform init`, and `apply` what serving needs — every resource but the DEFERRED ones — with the real CLI
+   and AWS provider, every endpoint at the emulator;
 4. publish web/ with the post-apply hook's library, exactly as for AWS;
-5. serve the site and the API (`local_stack.site`, `local_stack.gateway`) from what was deployed.
+5. serve the site and the API (`local_stack.site`, `local_stack.gateway`) from what was deployed;
+6. apply the rest of the stack (the same configuration, untargeted) in the background, and say when it is done.
+
+While it serves, `publish`, `update_function` and `reapply` bring it up to date with edits (`local_stack.watch`).
 """
 
 from __future__ import annotations
 
 import fcntl
+import io
+import json
 import os
 import shutil
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
+import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, Any, TypeVar
 
 from hooks.publish import PublishOptions, PublishResult, SiteClients, Target, publish_site
 from local_stack.emulator import Emulator, start_emulator
-from local_stack.gateway import LocalGateway, read_deployed_api
+from local_stack.gateway import LocalGateway, read_deployed_api, read_function
 from local_stack.servers import LocalServer, bind_server
 from local_stack.site import LocalSite, api_routes
+from local_stack.synth import synth_in_project
 from main import synth
+from modules.api import NOT_PACKAGED, deployed_function_name
 from modules.config import EnvironmentSettings, local_environment
 from modules.headers import SecurityHeaders
 from modules.outputs import StackOutputs
@@ -36,6 +45,21 @@ T = TypeVar("T")
 STACK = "local"
 # An apply into the emulator takes about a minute; far longer means something hangs.
 TERRAFORM_TIMEOUT_SECONDS = 600.0
+# On no request's path, so applied after the stack serves: the bucket's lifecycle rules (the provider re-reads
+# them for about 55 s until S3 answers the same three times) and the error alarms with their topic and key.
+DEFERRED = frozenset(
+    {
+        "aws_s3_bucket_lifecycle_configuration",
+        "aws_cloudwatch_metric_alarm",
+        "aws_sns_topic",
+        "aws_sns_topic_policy",
+        "aws_kms_key",
+        "aws_kms_alias",
+        "aws_kms_key_policy",
+    }
+)
+# Outputs the published site depends on: when one changes, the site is published again.
+PAGE_OUTPUTS = ("page_api_url", "content_security_policy")
 
 
 class LocalStackError(RuntimeError):
@@ -48,12 +72,22 @@ class LocalOptions:
     emulator_port: int = 0  # any free port
     site_port: int = 8080
     api_port: int = 8081
-    source: Path = PROJECT_DIR / "web"
+    # The project whose web/, functions/ and modules/ local mode deploys (and watches, in watch mode).
+    project_dir: Path = PROJECT_DIR
+    source: Path | None = None  # the site's folder; None: <project_dir>/web
     # Same-origin mode: the site origin also routes /users to the API, as CloudFront does with the option on.
     same_origin: bool = False
     # Local mode keeps its synth output, state, outputs and logs here, apart from the project's cdktf.out: a
     # `cdktf synth` run meanwhile cannot change what the running local stack plans and destroys.
     work_dir: Path = PROJECT_DIR / ".local"
+    # Serve once what requests need is applied, and apply the DEFERRED resources in the background.
+    defer: bool = True
+    # Pages reload themselves when a new release is published (watch mode).
+    live_reload: bool = False
+
+    @property
+    def web_dir(self) -> Path:
+        return self.source or self.project_dir / "web"
 
 
 @dataclass
@@ -73,7 +107,14 @@ class LocalStack:
     settings: EnvironmentSettings | None = None
     outputs: StackOutputs | None = None
     gateway: LocalGateway | None = None
+    # Set when the deferred resources are applied (or there were none); `deferred_error` says if that failed.
+    deferred_done: threading.Event = field(default_factory=threading.Event)
+    deferred_error: str | None = None
+    _release: str = ""
     _lock: IO[str] | None = None
+    _terraform_lock: threading.Lock = field(default_factory=threading.Lock)  # one Terraform run at a time
+    _deferred_stop: threading.Event = field(default_factory=threading.Event)
+    _deferred_thread: threading.Thread | None = None
 
     # --- where things are ----------------------------------------------------------------------------------
 
@@ -102,6 +143,10 @@ class LocalStack:
     def api_url(self) -> str:
         return self._running(self.outputs).api_url
 
+    @property
+    def emulator_url(self) -> str:
+        return self._running(self.emulator).url
+
     # --- lifecycle --------------------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -129,8 +174,17 @@ class LocalStack:
         self._phase("apply", self._apply)
         self._phase("publish", self._publish)
         self._serve()
+        self._apply_deferred_in_background()
+
+    def wait_for_deferred(self, timeout: float = TERRAFORM_TIMEOUT_SECONDS) -> None:
+        """Wait until the whole stack is applied; raises LocalStackError if the deferred part failed."""
+        if not self.deferred_done.wait(timeout):
+            raise LocalStackError(f"the deferred resources were not applied within {timeout:.0f} s")
+        if self.deferred_error:
+            raise LocalStackError(self.deferred_error)
 
     def stop(self) -> None:
+        self._end_deferred()
         for server in (self.site, self.api):
             if server:
                 server.stop()
@@ -145,13 +199,17 @@ class LocalStack:
 
     def destroy(self) -> None:
         """`terraform destroy` of the local stack: remove every resource from this stack's emulator."""
+        self._end_deferred()
         try:
-            self.terraform("destroy").destroy()
+            with self._terraform_lock:
+                self.terraform("destroy", interruptible=False).destroy()  # even once stopping
         except TerraformError as exc:
             raise LocalStackError(f"{exc} (full log {self.options.work_dir / 'destroy.log'})") from exc
 
-    def terraform(self, phase: str) -> Terraform:
-        """Terraform in the local stack's folder, at this stack's emulator, logging to <work dir>/<phase>.log."""
+    def terraform(self, phase: str, *, background: bool = False, interruptible: bool = True) -> Terraform:
+        """Terraform in the local stack's folder, at this stack's emulator, logging to <work dir>/<phase>.log.
+        It is interrupted when `stopping` is set; in the background, when the stack stops or is destroyed, and
+        it prints no progress then."""
         emulator = self._running(self.emulator)
         log_file = self.options.work_dir / f"{phase}.log"
         log_file.write_text("")
@@ -159,7 +217,7 @@ class LocalStack:
         def on_message(kind: str, text: str) -> None:
             with log_file.open("a") as out:
                 out.write(text + "\n")
-            if kind == "apply_progress":  # a resource taking long: say what is waited on
+            if kind == "apply_progress" and not background:  # a resource taking long: say what is waited on
                 self.log(f"  {text}")
 
         return Terraform(
@@ -168,8 +226,74 @@ class LocalStack:
             env=emulator.environment(),
             on_message=on_message,
             timeout=TERRAFORM_TIMEOUT_SECONDS,
-            stop=self.stopping,
+            stop=self._deferred_stop if background else self.stopping if interruptible else None,
         )
+
+    # --- bringing the running stack up to date (watch mode) ---------------------------------------------
+
+    def publish(self, source: Path | None = None) -> PublishResult:
+        """Publish `source` (default: the stack's web/) to the running stack, exactly as the hook does on AWS.
+        Open pages reload (live reload) when it changed something."""
+        emulator = self._running(self.emulator)
+        clients = SiteClients(s3=emulator.client("s3"), cloudfront=emulator.client("cloudfront"))
+        target = Target.from_outputs(self._running(self.outputs))
+        result = publish_site(target, source or self.options.web_dir, PublishOptions(prune=True), clients)
+        if result.uploaded or result.deleted:
+            self._release = result.release_id or str(time.time())
+            if self.site and isinstance(self.site.slot.app, LocalSite):
+                self.site.slot.app.release = self._release
+        return result
+
+    def update_function(self, folder: str) -> str:
+        """Deploy functions/<folder>/ into the running stack as Terraform would (the emulator's code) and run it
+        from the next request on. Returns the updated function's name."""
+        emulator, gateway = self._running(self.emulator), self._running(self.gateway)
+        name = deployed_function_name(self._running(self.settings).name_prefix, folder)
+        lambda_client = emulator.client("lambda")
+        try:
+            arn = lambda_client.get_function_configuration(FunctionName=name)["FunctionArn"]
+        except lambda_client.exceptions.ResourceNotFoundException:
+            raise LocalStackError(f"functions/{folder}/ is not deployed by the stack (no function {name})") from None
+        lambda_client.update_function_code(FunctionName=name, ZipFile=function_package(self.options, folder))
+        gateway.replace_function(read_function(lambda_client, arn, self.options.work_dir / "functions"))
+        return name
+
+    def reapply(self) -> str:
+        """Synthesize the project's current code in a process of its own and apply what changed; republish if an
+        output the page uses changed. Returns a one-line summary. On a synth or Terraform error, raises
+        LocalStackError with its own message, and the running stack keeps serving what it served."""
+        settings = self._running(self.settings)
+        scratch = self.options.work_dir / "next"
+        shutil.rmtree(scratch, ignore_errors=True)
+        if error := synth_in_project(self.options.project_dir, settings, scratch):
+            raise LocalStackError(f"synth failed:\n{error}")
+        fresh = scratch / "stacks" / STACK
+        if (fresh / "cdk.tf.json").read_bytes() == (self.stack_dir / "cdk.tf.json").read_bytes():
+            return "no change to the synthesized stack"  # asset paths carry their hashes, so none changed either
+        shutil.rmtree(self.stack_dir / "assets", ignore_errors=True)
+        if (fresh / "assets").exists():
+            shutil.copytree(fresh / "assets", self.stack_dir / "assets")
+        shutil.copy2(fresh / "cdk.tf.json", self.stack_dir / "cdk.tf.json")
+        if self._terraform_lock.locked():
+            self.log("infra: waiting for the deferred resources to be applied first")
+        with self._terraform_lock:
+            try:
+                # Without a refresh: nothing but this stack changes its emulator, and reading every resource
+                # back would double the time an edit takes.
+                changes, outputs = self.terraform("reapply").apply_changes(refresh=False)
+            except TerraformError as exc:
+                raise LocalStackError(f"{exc} (full log {self.options.work_dir / 'reapply.log'})") from exc
+        before = self._running(self.outputs)
+        self.outputs = StackOutputs.from_terraform(outputs, "terraform apply")
+        self.outputs.to_outputs_file(self.outputs_file, STACK)
+        if not changes:
+            return "no change"
+        self._serve()
+        summary = plan_summary(changes)
+        if any(getattr(before, name) != getattr(self.outputs, name) for name in PAGE_OUTPUTS):
+            result = self.publish()
+            summary += f"; republished ({len(result.uploaded)} file(s))"
+        return summary
 
     # --- phases -----------------------------------------------------------------------------------------
 
@@ -209,7 +333,11 @@ class LocalStack:
             raise LocalStackError(f"the AWS emulator did not answer at {emulator.url}: {exc}") from exc
 
     def _synth(self) -> None:
-        synth([self._running(self.settings)], self.outdir)
+        settings = self._running(self.settings)
+        if self.options.project_dir.resolve() == PROJECT_DIR:
+            synth([settings], self.outdir)  # this process already holds this project's code
+        elif error := synth_in_project(self.options.project_dir, settings, self.outdir):
+            raise LocalStackError(f"synth failed:\n{error}")
 
     def _init(self) -> None:
         write_cli_config(self.options.work_dir / "terraform.rc")
@@ -224,21 +352,22 @@ class LocalStack:
             ) from exc
 
     def _apply(self) -> None:
-        outputs = self.terraform("apply").apply()
+        serving, deferred = split_resources(self.stack_dir / "cdk.tf.json")
+        targets = serving if self.options.defer and deferred else []
+        with self._terraform_lock:
+            outputs = self.terraform("apply").apply(targets=targets)
+        if targets:  # a targeted apply writes only the outputs of what it targeted
+            outputs = {**constant_outputs(self.stack_dir / "cdk.tf.json"), **outputs}
+        else:
+            self.deferred_done.set()
         self.outputs = StackOutputs.from_terraform(outputs, "terraform apply")
         self.outputs.to_outputs_file(self.outputs_file, STACK)
-
-    def publish(self, source: Path | None = None) -> PublishResult:
-        """Publish `source` (default: the stack's web/) to the running stack, exactly as the hook does on AWS."""
-        emulator = self._running(self.emulator)
-        clients = SiteClients(s3=emulator.client("s3"), cloudfront=emulator.client("cloudfront"))
-        target = Target.from_outputs(self._running(self.outputs))
-        return publish_site(target, source or self.options.source, PublishOptions(prune=True), clients)
 
     def _publish(self) -> None:
         self.log(self.publish().describe())
 
     def _serve(self) -> None:
+        """Serve (or, once serving, swap in) a site and a gateway built from what is deployed now."""
         emulator, outputs = self._running(self.emulator), self._running(self.outputs)
         site, api = self._running(self.site), self._running(self.api)
         distribution = emulator.client("cloudfront").get_distribution_config(Id=outputs.distribution_id)[
@@ -250,7 +379,7 @@ class LocalStack:
             outputs.api_id,
             self.options.work_dir / "functions",
         )
-        self.gateway = LocalGateway(deployed, emulator.environment(), self.log)
+        previous, self.gateway = self.gateway, LocalGateway(deployed, emulator.environment(), self.log)
         api.slot.app = self.gateway
         site.slot.app = LocalSite(
             emulator.client("s3"),
@@ -260,9 +389,40 @@ class LocalStack:
             api=self.gateway,
             # What the distribution's own policy adds on AWS; the emulator cannot store that policy.
             headers=SecurityHeaders(outputs.content_security_policy).http_headers(),
+            live_reload=self.options.live_reload,
+            release=self._release,
         )
-        site.start()
-        api.start()
+        if previous is None:
+            site.start()
+            api.start()
+        else:
+            previous.close()
+
+    def _apply_deferred_in_background(self) -> None:
+        if self.deferred_done.is_set():
+            return
+
+        def apply_the_rest() -> None:
+            started = time.perf_counter()
+            try:
+                with self._terraform_lock:
+                    self.terraform("deferred", background=True).apply()
+                self.log(f"deferred {time.perf_counter() - started:6.1f} s (bucket lifecycle rules, error alarms)")
+            except TerraformError as exc:
+                self.deferred_error = f"{exc} (full log {self.options.work_dir / 'deferred.log'})"
+                if not self._deferred_stop.is_set():
+                    self.log(f"deferred: error: {self.deferred_error}")
+            finally:
+                self.deferred_done.set()
+
+        self._deferred_thread = threading.Thread(target=apply_the_rest, name="deferred apply", daemon=True)
+        self._deferred_thread.start()
+
+    def _end_deferred(self) -> None:
+        """Interrupt the background apply (cleanly, as Ctrl-C does) and wait for it to end."""
+        self._deferred_stop.set()
+        if self._deferred_thread is not None:
+            self._deferred_thread.join()
 
     @staticmethod
     def _running(value: T | None) -> T:
@@ -270,3 +430,46 @@ class LocalStack:
         if value is None:
             raise LocalStackError("the local stack has not started")
         return value
+
+
+def split_resources(config_file: Path) -> tuple[list[str], list[str]]:
+    """The addresses of a synthesized stack's resources: those serving needs, and the DEFERRED ones."""
+    resources = json.loads(config_file.read_text()).get("resource", {})
+    addresses = [(kind, f"{kind}.{name}") for kind, by_name in resources.items() for name in by_name]
+    return [a for kind, a in addresses if kind not in DEFERRED], [a for kind, a in addresses if kind in DEFERRED]
+
+
+def constant_outputs(config_file: Path) -> dict[str, Any]:
+    """The outputs that name no resource (local mode's URLs, the CSP), whose values are what the config says."""
+    outputs = json.loads(config_file.read_text()).get("output", {})
+    return {name: output["value"] for name, output in outputs.items() if "${" not in json.dumps(output["value"])}
+
+
+def function_package(options: LocalOptions, folder: str) -> bytes:
+    """functions/<folder>/ zipped as the stack's asset zips it (the same files, caches left out)."""
+    root = options.project_dir / "functions" / folder
+    ignored = shutil.ignore_patterns(*NOT_PACKAGED)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(_packaged_files(root, ignored)):
+            archive.write(path, path.relative_to(root).as_posix())
+    return buffer.getvalue()
+
+
+def _packaged_files(root: Path, ignored: Callable[[str, list[str]], set[str]]) -> Iterator[Path]:
+    for directory, subdirectories, names in os.walk(root):
+        left_out = ignored(directory, [*subdirectories, *names])
+        subdirectories[:] = [d for d in subdirectories if d not in left_out]
+        yield from (Path(directory) / name for name in names if name not in left_out)
+
+
+def plan_summary(changes: list[tuple[str, str]]) -> str:
+    """'1 to update (aws_api_gateway_method_settings.…)': what an apply changed, by action."""
+    by_action: dict[str, list[str]] = {}
+    for action, address in changes:
+        by_action.setdefault(action, []).append(address)
+    parts = []
+    for action, addresses in sorted(by_action.items()):
+        named = ", ".join(addresses[:3]) + (f", … {len(addresses) - 3} more" if len(addresses) > 3 else "")
+        parts.append(f"{len(addresses)} to {action} ({named})")
+    return "; ".join(parts)

@@ -75,11 +75,21 @@ ACCESS_LOG_FORMAT = (
 )
 
 
+GET_USER_SOURCE = "get_user"  # functions/get_user/
+# What a function's package leaves out of its source folder: bytecode caches, so its hash is the source's.
+NOT_PACKAGED = ("__pycache__", "*.pyc")
+
+
+def deployed_function_name(prefix: str, source: str) -> str:
+    """A function's name: the stack's prefix and its folder under functions/ (get_user: <prefix>-get-user)."""
+    return f"{prefix}-{source.replace('_', '-')}"
+
+
 def staged_function_source(name: str, staging_dir: Path) -> str:
     """A copy of functions/<name>/ without bytecode caches, so the asset hash depends only on the source files."""
     target = staging_dir / name
     shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(FUNCTIONS_DIR / name, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(FUNCTIONS_DIR / name, target, ignore=shutil.ignore_patterns(*NOT_PACKAGED))
     return str(target)
 
 
@@ -240,7 +250,7 @@ class UserApi(Construct):
         table_statement: dict[str, Any],
         allowed_origin: str,
     ) -> LambdaFunction:
-        name = f"{prefix}-get-user"
+        name = deployed_function_name(prefix, GET_USER_SOURCE)
         log_group = CloudwatchLogGroup(
             self, "function_logs", name=f"/aws/lambda/{name}", retention_in_days=settings.log_retention_days
         )
@@ -255,7 +265,7 @@ class UserApi(Construct):
             policy=function_policy(table_statement, log_group.arn),
         )
         staging = Path(App.of(self).outdir) / ".staging" / TerraformStack.of(self).node.id
-        source = staged_function_source("get_user", staging)
+        source = staged_function_source(GET_USER_SOURCE, staging)
         asset = TerraformAsset(self, "source", path=source, type=AssetType.ARCHIVE)
         return LambdaFunction(
             self,

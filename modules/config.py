@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from modules.rules import (
@@ -32,7 +32,17 @@ from modules.rules import (
     setting,
 )
 
-ENVIRONMENTS = ("local", "prod")
+ENVIRONMENTS = ("local", "prod")  # synthesized by default; previews (preview-<slug>) only when named
+PREVIEW_PREFIX = "preview-"
+# A preview's slug: lowercase letters, digits and inner hyphens, at most 12, so that `<project>-preview-<slug>`
+# leaves every resource name valid (the bucket's prefix is the tightest: 37 characters, see check()).
+_PREVIEW_SLUG = r"[a-z0-9](?:[a-z0-9-]{0,10}[a-z0-9])?"
+_ENVIRONMENT_NAME = Matches(
+    rf"local|prod|{PREVIEW_PREFIX}{_PREVIEW_SLUG}",
+    "local, prod, or preview-<slug> (1-12 lowercase letters, digits or inner '-')",
+)
+PREVIEW_LOG_RETENTION_DAYS = 7
+MAX_BUCKET_PREFIX = 37  # Terraform's limit for bucket_prefix: it appends 26 characters, S3 allows 63
 """Environment names; each becomes one Terraform stack of the same name (`cdktf deploy prod`)."""
 
 LAMBDA_RUNTIMES = ("python3.12", "python3.13")
@@ -357,7 +367,7 @@ class EmulatorSettings(Settings):
 class EnvironmentSettings(Settings):
     """Everything one environment (one Terraform stack) needs."""
 
-    name: str = required("The environment, and the stack's name (`cdktf deploy prod`).", OneOf(ENVIRONMENTS))
+    name: str = required("The environment, and the stack's name (`cdktf deploy prod`).", _ENVIRONMENT_NAME)
     project: str = setting("three-tier", "Every resource name starts with `<project>-<environment>`.", _PROJECT_NAME)
     region: str = setting(
         "eu-north-1",
@@ -392,6 +402,13 @@ class EnvironmentSettings(Settings):
             raise ConfigError(
                 f"site.site_origin: {self.site.site_origin!r} is not allowed with a custom domain; "
                 f"allowed values: None or 'https://{self.domain.domain_name}'"
+            )
+        bucket_prefix = f"{self.name_prefix}-site-"
+        if len(bucket_prefix) > MAX_BUCKET_PREFIX:
+            raise ConfigError(
+                f"project: {self.project!r} with environment {self.name!r} is not allowed: the bucket prefix "
+                f"{bucket_prefix!r} has {len(bucket_prefix)} characters; allowed values: a project and environment "
+                f"name {MAX_BUCKET_PREFIX - len('--site-')} characters long together at most"
             )
         if self.site.allow_any_origin and not self.is_local:
             raise ConfigError(
@@ -485,6 +502,28 @@ def _local_from(env: Mapping[str, str]) -> EnvironmentSettings:
     )
 
 
+def preview_environment(name: str, env: Mapping[str, str]) -> EnvironmentSettings:
+    """A preview (`preview-<slug>`, e.g. one per pull request): prod's design, made to be thrown away. No
+    deletion protection or point-in-time recovery, a bucket Terraform may empty, a week of logs, no wait for
+    CloudFront, no alarms, no custom domain. Its state is its own: the backend comes from the PREVIEW_* variables
+    shared by all previews, the S3 key and Terraform Cloud workspace are derived from its name."""
+    backend = backend_from_environment("preview", env)
+    return EnvironmentSettings(
+        name=name,
+        backend=replace(backend, key=None, workspace=None),
+        data=DataSettings(protect_from_deletion=False, point_in_time_recovery=False),
+        function=FunctionSettings(log_retention_days=PREVIEW_LOG_RETENTION_DAYS),
+        api=ApiSettings(access_log_retention_days=PREVIEW_LOG_RETENTION_DAYS),
+        site=SiteSettings(wait_for_deployment=False, force_destroy_bucket=True, noncurrent_version_days=1),
+        alarms=AlarmSettings(enabled=False),
+        domain=None,
+    )
+
+
+def is_preview(name: str) -> bool:
+    return name.startswith(PREVIEW_PREFIX)
+
+
 def load_environment(name: str, env: Mapping[str, str] | None = None) -> EnvironmentSettings:
     """Settings of the environment called `name`; `env` (default: os.environ) supplies the variables it reads."""
     env = os.environ if env is None else env
@@ -492,7 +531,9 @@ def load_environment(name: str, env: Mapping[str, str] | None = None) -> Environ
         return prod_environment(env)
     if name == "local":
         return _local_from(env)
-    raise not_allowed("environment", name, OneOf(ENVIRONMENTS).allowed)
+    if is_preview(name) and _ENVIRONMENT_NAME.allows(name):
+        return preview_environment(name, env)
+    raise not_allowed("environment", name, _ENVIRONMENT_NAME.allowed)
 
 
 def selected_environments(env: Mapping[str, str] | None = None) -> list[EnvironmentSettings]:
@@ -501,7 +542,7 @@ def selected_environments(env: Mapping[str, str] | None = None) -> list[Environm
     if "APP_ENVIRONMENTS" not in env:
         return [load_environment(n, env) for n in ENVIRONMENTS]
     names = [n.strip() for n in env["APP_ENVIRONMENTS"].split(",")]
-    allowed = f"a comma-separated list of {OneOf(ENVIRONMENTS).allowed}, each named once"
+    allowed = f"a comma-separated list of {_ENVIRONMENT_NAME.allowed}, each named once"
     if not all(names) or len(set(names)) != len(names):
         raise not_allowed("APP_ENVIRONMENTS", env["APP_ENVIRONMENTS"], allowed)
     return [load_environment(n, env) for n in names]
@@ -519,8 +560,10 @@ __all__ = [
     "EnvironmentSettings",
     "FunctionSettings",
     "SiteSettings",
+    "is_preview",
     "load_environment",
     "local_environment",
+    "preview_environment",
     "prod_environment",
     "selected_environments",
 ]

@@ -2,4 +2,6 @@
 
 - `preflight`: read-only checks of an account before a deploy (`pipenv run preflight <stack>`).
 - `deploy`: preflight, synth, terraform init + apply, then publish (`pipenv run deploy <stack>`).
+- `destroy`: terraform destroy of a preview environment, and only of one (`pipenv run destroy preview-<slug>`).
+- `drift`: what changed outside Terraform, from a refresh-only plan (`pipenv run drift <stack>`; exit 2 on drift).
 """

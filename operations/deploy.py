@@ -17,11 +17,11 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from hooks.publish import PublishError, PublishOptions, Target, publish_site
-from main import synth
 from modules.config import ConfigError, load_environment
 from modules.outputs import OutputsError, StackOutputs
 from operations.preflight import run_checks
-from terraform_cli import PROJECT_DIR, Terraform, TerraformError, write_cli_config
+from operations.stacks import initialized
+from terraform_cli import PROJECT_DIR, TerraformError, write_cli_config
 
 OUTDIR = PROJECT_DIR / "cdktf.out"
 DEFAULT_SOURCE = PROJECT_DIR / "web"
@@ -46,14 +46,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def deploy(stack: str, outdir: Path, timeout: float) -> StackOutputs:
     """Synthesize, init and apply `stack`; return its outputs, also written to <outdir>/<stack>.outputs.json."""
-    (directory,) = synth([load_environment(stack)], outdir).values()
-    terraform = Terraform(
-        directory,
-        write_cli_config(outdir / "terraform.rc"),
-        on_message=lambda kind, text: print(text, flush=True),
-        timeout=timeout,
-    )
-    terraform.init()
+    terraform = initialized(stack, outdir, timeout)
     outputs = StackOutputs.from_terraform(terraform.apply(), "terraform apply")
     outputs.to_outputs_file(outdir / f"{stack}.outputs.json", stack)
     return outputs

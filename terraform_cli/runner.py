@@ -95,6 +95,7 @@ class _Run:
     in_flight: dict[str, str] = field(default_factory=dict)  # address -> what Terraform was doing
     outputs: dict[str, Any] = field(default_factory=dict)
     plain: deque[str] = field(default_factory=lambda: deque(maxlen=20))  # lines that were not JSON
+    planned: list[tuple[str, str]] = field(default_factory=list)  # (action, address) of a plan's changes
 
     def read(self, message: dict[str, Any], *, stopping: bool = False) -> None:
         """Take in one message; once stopping, what was in flight stays as it was (what it waited on)."""
@@ -116,6 +117,9 @@ class _Run:
             self.in_flight.pop(message.get("hook", {}).get("resource", {}).get("addr", "?"), None)
         elif kind == "outputs":
             self.outputs = message.get("outputs", {})
+        elif kind == "planned_change":
+            change = message.get("change", {})
+            self.planned.append((str(change.get("action")), str(change.get("resource", {}).get("addr"))))
 
     def reason(self) -> str:
         errors = [d for d in self.diagnostics if d.severity == "error"]
@@ -163,20 +167,28 @@ class Terraform:
         refresh_only: bool = False,
         refresh: bool = True,
         targets: Iterable[str] = (),
-    ) -> None:
+    ) -> list[tuple[str, str]]:
+        """Plan (into `plan_file`, if given); returns the (action, address) of each change it plans."""
         args = ["plan", "-input=false", LOCK_TIMEOUT]
         args += ["-destroy"] if destroy else []
         args += ["-refresh-only"] if refresh_only else []
         args += [] if refresh else ["-refresh=false"]
         args += [f"-target={t}" for t in targets]
         args += [f"-out={plan_file.resolve()}"] if plan_file else []
-        self._stream("plan", args)
+        return self._stream("plan", args).planned
 
     def apply(self, plan_file: Path | None = None, *, targets: Iterable[str] = ()) -> dict[str, Any]:
         """Apply (a saved plan, or the configuration with -auto-approve); returns the outputs by name."""
         args = ["apply", "-input=false", LOCK_TIMEOUT]
         args += [str(plan_file.resolve())] if plan_file else ["-auto-approve", *[f"-target={t}" for t in targets]]
         return self._stream("apply", args).outputs
+
+    def apply_changes(self, *, refresh: bool = True) -> tuple[list[tuple[str, str]], dict[str, Any]]:
+        """Plan and apply in one run (-auto-approve); returns the (action, address) of each change it made, and
+        the outputs. One run loads the provider's schema once, where plan-then-apply loads it twice."""
+        args = ["apply", "-input=false", LOCK_TIMEOUT, "-auto-approve", *([] if refresh else ["-refresh=false"])]
+        run = self._stream("apply", args)
+        return run.planned, run.outputs
 
     def destroy(self) -> None:
         self._stream("destroy", ["destroy", "-input=false", "-auto-approve", LOCK_TIMEOUT])
@@ -237,7 +249,7 @@ class Terraform:
         """Run a long command with -json, reading its messages as they come."""
         run = _Run()
         process = subprocess.Popen(
-            self._command([*args, "-json"]),
+            self._command([args[0], "-json", *args[1:]]),  # before a plan file, which must come last
             cwd=self.directory,
             env=self._environment(),
             stdout=subprocess.PIPE,

@@ -183,6 +183,7 @@ def running_local_stack(work_dir: Path, **options: Any) -> Iterator[Any]:
     stack = LocalStack(LocalOptions(site_port=0, api_port=0, work_dir=work_dir, **options), log=lambda line: None)
     try:
         stack.start()
+        stack.wait_for_deferred()  # the tests look at the whole stack
         yield stack
     finally:
         stack.stop()

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from hooks.post_apply import main
+from hooks.release import page_references
 from modules.headers import content_security_policy
 from modules.outputs import StackOutputs
 from modules.site_files import PRIVATE_PREFIX
@@ -67,8 +68,8 @@ def hook_argv(site: dict[str, Any], *extra: str) -> list[str]:
     ]
 
 
-def run(site: dict[str, Any], *extra: str, session: Any = None, capsys: Any = None) -> tuple[int, dict[str, Any]]:
-    """The hook's command line on `site`; its exit code and --json summary ({} when not captured)."""
+def run(site: dict[str, Any], *extra: str, session: Any = None, capsys: Any = None) -> tuple[int, Any]:
+    """The hook's command line on `site`; its exit code and its --json output ({} when not captured)."""
     code = main(hook_argv(site, "--json", *extra), session=session)
     out = capsys.readouterr().out.strip() if capsys is not None else ""
     return code, json.loads(out) if out else {}
@@ -112,3 +113,20 @@ def stack_outputs(site: dict[str, Any], page_api_url: str = API_URL, csp: str | 
         api_stage="prod",
         content_security_policy=csp or content_security_policy("https://abc123.execute-api.eu-north-1.amazonaws.com"),
     )
+
+
+def change_style(site: dict[str, Any], marker: str) -> None:
+    """A new stylesheet: the next publish gives it a new name and points the page at it."""
+    css = site["source"] / "style.css"
+    css.write_text(css.read_text() + f"\n/* {marker} */\n")
+
+
+def live_page_is_whole(aws: Any, site: dict[str, Any]) -> bool:
+    """Every file the live page references exists, as a browser loading it now would find."""
+    s3 = aws.client("s3")
+    for key in page_references(body(aws, site["bucket"], "index.html"), "index.html"):
+        try:
+            s3.head_object(Bucket=site["bucket"], Key=key)
+        except s3.exceptions.ClientError:
+            return False
+    return True

@@ -368,7 +368,7 @@ def test_sigterm_during_the_apply_stops_promptly_and_leaves_nothing_running(tmp_
     for line in process.stdout:
         if line.startswith("init"):
             break
-    time.sleep(3)  # well into the apply, which takes about a minute
+    time.sleep(3)  # well into the apply, which takes over 10 s
     assert process.poll() is None
     process.send_signal(signal.SIGTERM)
     try:

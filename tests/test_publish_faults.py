@@ -17,29 +17,12 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 from hooks.publish import SiteClients
 from hooks.records import LOCK_KEY, PENDING_KEY
-from hooks.release import page_references
-from tests.publishing import body, invalidations, make_site, objects, run
+from tests.publishing import body, change_style, invalidations, live_page_is_whole, make_site, objects, run
 
 
 @pytest.fixture
 def site(aws, tmp_path):
     return make_site(aws, tmp_path)
-
-
-def change_style(site, marker: str) -> None:
-    css = site["source"] / "style.css"
-    css.write_text(css.read_text() + f"\n/* {marker} */\n")
-
-
-def live_page_is_whole(aws, site) -> bool:
-    """Every file the live page references exists, as a browser loading it now would find."""
-    s3 = aws.client("s3")
-    for key in page_references(body(aws, site["bucket"], "index.html"), "index.html"):
-        try:
-            s3.head_object(Bucket=site["bucket"], Key=key)
-        except s3.exceptions.ClientError:
-            return False
-    return True
 
 
 def slowed_before_pages(seconds: float) -> boto3.session.Session:
