@@ -14,13 +14,8 @@ from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from constructs import Construct
 
+from modules.arns import arn_field
 from modules.config import AlarmSettings
-
-
-def arn_field(arn: str, index: int) -> str:
-    """One field of an ARN known only to Terraform (1: partition, 3: region, 4: account)."""
-    field: str = Fn.element(Fn.split(":", arn), index)
-    return field
 
 
 def alarm_key_policy(account_root: str, account: str, alarm_arns: str) -> str:

@@ -239,6 +239,11 @@ class UserApi(Construct):
         return self.stage.stage_name
 
     @property
+    def stage_arn(self) -> str:
+        """The stage, as WAF associations name it."""
+        return self.stage.arn
+
+    @property
     def function_name(self) -> str:
         return self.function.function_name
 

@@ -250,6 +250,40 @@ class AlarmSettings(Settings):
 
 
 @dataclass(frozen=True)
+class WafSettings(Settings):
+    """AWS WAF (off by default): a web ACL on the distribution (scope CLOUDFRONT, in us-east-1) and one on the API
+    stage (REGIONAL), so the API is covered whether the page calls it cross-origin or through the site. Rules: a
+    rate limit per client IP, then AWS's managed IP reputation and anonymous IP lists, common rule set and known
+    bad inputs (Log4j and the like), each with CloudWatch metrics. Costs: $5 a month per web ACL and $1 per rule
+    (about $20 a month for both), plus $0.60 per million requests; logging adds CloudWatch Logs ingestion."""
+
+    prefix: ClassVar[str] = "waf"
+
+    enabled: bool = setting(False, "Create the two web ACLs and attach them.", IsBool())
+    rate_limit_per_5_minutes: int = setting(
+        2000,
+        "Requests one client IP may make in any 5 minutes before WAF blocks it (a page load is the page, its "
+        "assets and one API call; people behind one NAT share an IP, so leave headroom).",
+        Between(100, 2_000_000_000),
+    )
+    anonymous_ip_action: str = setting(
+        "block",
+        "What the anonymous IP list does with requests from VPNs, Tor, proxies and hosting providers: `block`, or "
+        "`count` (metrics only) for an audience that browses through VPNs.",
+        OneOf(("block", "count")),
+    )
+    logging: bool = setting(
+        False, "Log the requests WAF evaluates to CloudWatch Logs, in groups named `aws-waf-logs-<prefix>-…`.", IsBool()
+    )
+    log_retention_days: int = setting(
+        365,
+        "Retention of the WAF log groups: a year, as for every log group of the stack (checkov CKV_AWS_338); WAF "
+        "logs one entry per request, so a busy site may choose less.",
+        OneOf(LOG_RETENTION_DAYS),
+    )
+
+
+@dataclass(frozen=True)
 class DomainSettings(Settings):
     """A custom domain for the site (off by default): an ACM certificate in us-east-1 validated through Route 53,
     attached to the distribution, and alias A/AAAA records. The API's CORS origin becomes https://<domain>."""
@@ -385,6 +419,7 @@ class EnvironmentSettings(Settings):
     site: SiteSettings = section(SiteSettings, "The bucket and the distribution.")
     backend: BackendSettings = section(BackendSettings, "Where Terraform keeps state.")
     alarms: AlarmSettings = section(AlarmSettings, "Error alarms.")
+    waf: WafSettings = section(WafSettings, "AWS WAF on the site and the API.")
     domain: DomainSettings | None = setting(
         None,
         "A custom domain for the site; None serves it on the distribution's own *.cloudfront.net name.",
@@ -560,6 +595,7 @@ __all__ = [
     "EnvironmentSettings",
     "FunctionSettings",
     "SiteSettings",
+    "WafSettings",
     "is_preview",
     "load_environment",
     "local_environment",

@@ -134,7 +134,8 @@ class StaticSite(Construct):
     """Private, encrypted, versioned bucket and the CloudFront distribution that alone may read it.
 
     Takes the API it lets the page reach (`api`): the content security policy names it, and in same-origin mode
-    the distribution routes the API path to it. Gives back `origin` (where browsers load the site from), `url`,
+    the distribution routes the API path to it; optionally a custom `domain` and a WAF web ACL (`web_acl_arn`, of
+    scope CLOUDFRONT) for the distribution. Gives back `origin` (where browsers load the site from), `url`,
     `bucket_name`, `distribution_id` and `security_headers` (what every response carries).
     """
 
@@ -148,9 +149,11 @@ class StaticSite(Construct):
         api: SiteApi,
         site_origin: str | None = None,
         domain: CustomDomain | None = None,
+        web_acl_arn: str | None = None,
     ) -> None:
         super().__init__(scope, id_)
         self._site_origin = site_origin
+        self._web_acl_arn = web_acl_arn
         self.bucket = self._bucket(name_prefix, settings)
         bucket_origin = CloudfrontDistributionOrigin(
             origin_id=ORIGIN_ID,
@@ -288,6 +291,7 @@ class StaticSite(Construct):
             is_ipv6_enabled=True,
             price_class=settings.price_class,
             wait_for_deployment=settings.wait_for_deployment,
+            web_acl_id=self._web_acl_arn,  # WAF (v2) takes the web ACL's ARN here
             origin=origins,
             default_cache_behavior=CloudfrontDistributionDefaultCacheBehavior(
                 target_origin_id=ORIGIN_ID,

@@ -24,6 +24,7 @@ from modules.alarms import ErrorAlarms
 from modules.api import UserApi
 from modules.config import EmulatorSettings, EnvironmentSettings
 from modules.data import UserTable
+from modules.firewall import WebFirewall
 from modules.frontend import CustomDomain, SiteApi, StaticSite
 from modules.outputs import StackOutputs
 
@@ -44,6 +45,7 @@ EMULATED_SERVICES = (
     "s3",
     "sns",
     "sts",
+    "wafv2",
 )
 
 
@@ -86,6 +88,7 @@ class UserAppStack(TerraformStack):
 
     def __init__(self, scope: Construct, settings: EnvironmentSettings) -> None:
         super().__init__(scope, settings.name)
+        self._global_provider: AwsProvider | None = None
         extra = local_provider_options(settings.emulator) if settings.emulator else {}
         tags = [
             AwsProviderDefaultTags(
@@ -114,6 +117,8 @@ class UserAppStack(TerraformStack):
             allowed_origin="*" if settings.site.allow_any_origin else settings.site_origin or site_origin.token,
             public_origin=settings.emulator.api_origin if settings.emulator else None,
         )
+        # AWS WAF, when on: the API is called cross-origin as well as through the site, so each gets a web ACL.
+        site_web_acl = self._firewalls(settings, api.stage_arn, tags, extra) if settings.waf.enabled else None
         site = StaticSite(
             self,
             "StaticSite",
@@ -122,6 +127,7 @@ class UserAppStack(TerraformStack):
             api=SiteApi(origin=api.origin, domain=api.domain, origin_path=api.origin_path, path=api.path),
             site_origin=settings.site_origin,
             domain=self._custom_domain(settings, tags, extra),
+            web_acl_arn=site_web_acl,
         )
         site_origin.bind(site.origin)
 
@@ -154,14 +160,46 @@ class UserAppStack(TerraformStack):
         for name, value in asdict(outputs).items():
             TerraformOutput(self, name, value=value, description=descriptions[name])
 
+    def _firewalls(
+        self,
+        settings: EnvironmentSettings,
+        api_stage_arn: str,
+        tags: list[AwsProviderDefaultTags],
+        extra: dict[str, Any],
+    ) -> str:
+        """A REGIONAL web ACL on the API stage and a CLOUDFRONT one for the site; returns the site's ARN."""
+        WebFirewall(
+            self,
+            "ApiFirewall",
+            name=f"{settings.name_prefix}-api",
+            waf_scope="REGIONAL",
+            settings=settings.waf,
+            protects=api_stage_arn,
+        )
+        site = WebFirewall(
+            self,
+            "SiteFirewall",
+            name=f"{settings.name_prefix}-site",
+            waf_scope="CLOUDFRONT",
+            settings=settings.waf,
+            provider=self._us_east_1(tags, extra),
+        )
+        return site.arn
+
     def _custom_domain(
         self, settings: EnvironmentSettings, tags: list[AwsProviderDefaultTags], extra: dict[str, Any]
     ) -> CustomDomain | None:
         if settings.domain is None:
             return None
-        # CloudFront takes certificates only from us-east-1.
-        provider = AwsProvider(self, "aws_us_east_1", alias="us_east_1", region="us-east-1", default_tags=tags, **extra)
-        return CustomDomain(settings.domain, provider)
+        return CustomDomain(settings.domain, self._us_east_1(tags, extra))
+
+    def _us_east_1(self, tags: list[AwsProviderDefaultTags], extra: dict[str, Any]) -> AwsProvider:
+        """The provider for what CloudFront takes only from us-east-1: certificates and web ACLs. One per stack."""
+        if self._global_provider is None:
+            self._global_provider = AwsProvider(
+                self, "aws_us_east_1", alias="us_east_1", region="us-east-1", default_tags=tags, **extra
+            )
+        return self._global_provider
 
     def _backend(self, settings: EnvironmentSettings) -> None:
         backend = settings.backend

@@ -53,7 +53,7 @@ class Grant:
 
 def permissions(config: dict[str, Any]) -> list[Grant]:
     """Every permission the stack writes down: identity and trust policies, and the resource policies of the
-    bucket, the function, the alarm key and the alarm topic."""
+    bucket, the function, the alarm key, the alarm topic and the WAF log groups."""
     resources = config.get("resource", {})
     found: list[Grant] = []
 
@@ -82,6 +82,8 @@ def permissions(config: dict[str, Any]) -> list[Grant]:
         add(f"key policy {name}", policy["policy"])
     for name, policy in resources.get("aws_sns_topic_policy", {}).items():
         add(f"topic policy {name}", policy["policy"])
+    for name, policy in resources.get("aws_cloudwatch_log_resource_policy", {}).items():
+        add(f"log resource policy {name}", policy["policy_document"])
     for name, permission in resources.get("aws_lambda_permission", {}).items():
         found.append(
             Grant(

@@ -82,10 +82,10 @@ def prod(synthesized: dict[str, SynthesizedStack]) -> SynthesizedStack:
 
 def prod_with_every_option() -> Any:
     """Prod with each option on: alarms mailing ops, a custom domain with an alternative name (so same-origin),
-    and the account's API Gateway logging role managed by the stack."""
+    the account's API Gateway logging role managed by the stack, and WAF on the site and the API, logged."""
     from dataclasses import replace
 
-    from modules.config import AlarmSettings, DomainSettings, load_environment
+    from modules.config import AlarmSettings, DomainSettings, WafSettings, load_environment
 
     prod = load_environment("prod", {})
     return replace(
@@ -98,6 +98,7 @@ def prod_with_every_option() -> Any:
         ),
         site=replace(prod.site, api_same_origin=True),
         api=replace(prod.api, manage_account_logging_role=True),
+        waf=WafSettings(enabled=True, logging=True),
     )
 
 
@@ -116,9 +117,50 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "runs_last: tear-down checks that must run after every other test")
 
 
+# The fixtures that stand a local stack up in the test process, and the modules that use them. `pipenv run test`
+# runs on two workers (pytest-xdist); each module is one unit of work, and these modules together are one: the
+# shared stack is deployed once, and the same-origin stack, whose names are the shared one's, comes after the shared
+# one is destroyed, as in a serial run (moto's state is per process, so two such stacks in one worker would collide).
+LOCAL_STACK_FIXTURES = frozenset({"local_stack", "same_origin_stack"})
+LOCAL_STACK_MODULES = frozenset(
+    {
+        "test_browser.py",
+        "test_drift.py",
+        "test_function_containers.py",
+        "test_local_stack.py",
+        "test_review.py",
+        "test_same_origin_local.py",
+        "test_security.py",
+    }
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Tests that tear the shared local stack down run after all tests that use it.
     items.sort(key=lambda item: item.get_closest_marker("runs_last") is not None)
+    for item in items:
+        uses_local_stack = isinstance(item, pytest.Function) and LOCAL_STACK_FIXTURES & set(item.fixturenames)
+        if uses_local_stack and item.path.name not in LOCAL_STACK_MODULES:
+            raise pytest.UsageError(f"{item.path.name} uses a local stack: add it to LOCAL_STACK_MODULES")
+
+
+def work_unit(nodeid: str) -> str:
+    """The unit of work a test belongs to: its module, or all the local stacks' modules together."""
+    module = nodeid.split("::", 1)[0]
+    return "local stacks" if Path(module).name in LOCAL_STACK_MODULES else module
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByWorkUnit(LoadScopeScheduling):
+        """Each unit of work to one worker, its tests in collection order."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return ByWorkUnit(config, log)
 
 
 @pytest.fixture(scope="session")
@@ -177,13 +219,13 @@ def aws(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 @contextmanager
 def running_local_stack(work_dir: Path, **options: Any) -> Iterator[Any]:
-    """The whole stack deployed into an emulator of its own and served on free ports."""
+    """The stack deployed into an emulator of its own and served on free ports; its deferred resources are still
+    being applied in the background (`whole_local_stack` waits for them)."""
     from local_stack.stack import LocalOptions, LocalStack
 
     stack = LocalStack(LocalOptions(site_port=0, api_port=0, work_dir=work_dir, **options), log=lambda line: None)
     try:
         stack.start()
-        stack.wait_for_deferred()  # the tests look at the whole stack
         yield stack
     finally:
         stack.stop()
@@ -194,6 +236,13 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The cross-origin local stack, once per test session."""
     with running_local_stack(tmp_path_factory.mktemp("local-stack")) as stack:
         yield stack
+
+
+@pytest.fixture
+def whole_local_stack(local_stack: Any) -> Any:
+    """The cross-origin local stack once its deferred resources are applied too: for tests of the whole stack."""
+    local_stack.wait_for_deferred()
+    return local_stack
 
 
 def validation_errors(directory: Path, cli_config: Path) -> list[str]:

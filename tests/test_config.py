@@ -33,13 +33,15 @@ def test_app_environments_that_names_nothing_or_twice_is_an_error(value):
     with pytest.raises(
         ConfigError,
         match=r"APP_ENVIRONMENTS: .* is not allowed; allowed values: a comma-separated "
-        r"list of local, prod, each named once",
+        r"list of local, prod, or preview-<slug> \(.*\), each named once",
     ):
         selected_environments({"APP_ENVIRONMENTS": value})
 
 
 def test_unknown_environment_names_the_allowed_ones():
-    with pytest.raises(ConfigError, match=r"environment: 'dev' is not allowed; allowed values: local, prod"):
+    with pytest.raises(
+        ConfigError, match=r"environment: 'dev' is not allowed; allowed values: local, prod, or preview-<slug>"
+    ):
         load_environment("dev", {})
 
 

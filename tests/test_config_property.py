@@ -23,6 +23,7 @@ from modules.config import (
     DomainSettings,
     FunctionSettings,
     SiteSettings,
+    WafSettings,
     load_environment,
 )
 from tests.conftest import synthesize, validation_errors
@@ -88,6 +89,12 @@ def environments(draw: st.DrawFn) -> tuple[str, Any]:
                 ),
             )
         )
+        waf = WafSettings(
+            enabled=draw(st.booleans()),
+            rate_limit_per_5_minutes=draw(sometimes_wrong(st.integers(100, 2_000_000_000), 99, 10.5)),
+            anonymous_ip_action=draw(sometimes_wrong(st.sampled_from(["block", "count"]), "allow")),
+            logging=draw(st.booleans()),
+        )
         data = DataSettings(
             table_name=draw(st.sampled_from([None, "users", "my.users-table", "x", "users\n"])),
             protect_from_deletion=draw(st.booleans()),
@@ -102,6 +109,7 @@ def environments(draw: st.DrawFn) -> tuple[str, Any]:
             alarms=alarms,
             domain=domain,
             data=data,
+            waf=waf,
         )
     except ConfigError as exc:
         return "refused", str(exc)

@@ -18,7 +18,8 @@ def test_usage_is_printed_without_a_stack(capsys):
 def test_unknown_stack_names_the_allowed_ones(capsys, tmp_path):
     assert deploy.main(["staging", "--outdir", str(tmp_path)]) == 1
     assert capsys.readouterr().err == (
-        "deploy: error: environment: 'staging' is not allowed; allowed values: local, prod; nothing was published\n"
+        "deploy: error: environment: 'staging' is not allowed; allowed values: local, prod, or preview-<slug> "
+        "(1-12 lowercase letters, digits or inner '-'); nothing was published\n"
     )
 
 

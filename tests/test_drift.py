@@ -12,8 +12,8 @@ from operations import drift
 from operations.drift import AttributeChange, attribute_changes
 
 
-def run_drift(local_stack, capsys, *extra: str) -> tuple[int, dict]:
-    code = drift.main(["local", "--work-dir", str(local_stack.options.work_dir), "--json", *extra])
+def run_drift(stack, capsys, *extra: str) -> tuple[int, dict]:
+    code = drift.main(["local", "--work-dir", str(stack.options.work_dir), "--json", *extra])
     return code, json.loads(capsys.readouterr().out)
 
 
@@ -43,8 +43,8 @@ def test_a_change_reads_before_and_after():
 # --- in the emulator --------------------------------------------------------------------------------------------
 
 
-def test_a_fresh_stack_has_no_drift_and_the_emulators_artifacts_are_named(local_stack, capsys):
-    code, report = run_drift(local_stack, capsys)
+def test_a_fresh_stack_has_no_drift_and_the_emulators_artifacts_are_named(whole_local_stack, capsys):
+    code, report = run_drift(whole_local_stack, capsys)
     assert code == drift.NO_DRIFT, report
     assert report["drift"] == []
     assert addresses(report["emulator_artifacts"]) == {
@@ -55,10 +55,10 @@ def test_a_fresh_stack_has_no_drift_and_the_emulators_artifacts_are_named(local_
 
 
 @contextmanager
-def changed_behind_terraforms_back(local_stack) -> Iterator[None]:
+def changed_behind_terraforms_back(stack) -> Iterator[None]:
     """The stage's burst limit and the table's point-in-time recovery changed with boto3; put back afterwards."""
-    apigateway, dynamodb = local_stack.emulator.client("apigateway"), local_stack.emulator.client("dynamodb")
-    outputs = local_stack.outputs
+    apigateway, dynamodb = stack.emulator.client("apigateway"), stack.emulator.client("dynamodb")
+    outputs = stack.outputs
 
     def burst_limit(value: str) -> None:
         apigateway.update_stage(
@@ -77,13 +77,13 @@ def changed_behind_terraforms_back(local_stack) -> Iterator[None]:
     try:
         yield
     finally:
-        burst_limit(str(local_stack.settings.api.throttling_burst_limit))
+        burst_limit(str(stack.settings.api.throttling_burst_limit))
         point_in_time_recovery(True)
 
 
-def test_changes_made_outside_terraform_are_reported_exactly(local_stack, capsys):
-    with changed_behind_terraforms_back(local_stack):
-        code, report = run_drift(local_stack, capsys)
+def test_changes_made_outside_terraform_are_reported_exactly(whole_local_stack, capsys):
+    with changed_behind_terraforms_back(whole_local_stack):
+        code, report = run_drift(whole_local_stack, capsys)
     assert code == drift.DRIFT
     assert addresses(report["drift"]) == {
         "aws_api_gateway_method_settings": ["settings[0].throttling_burst_limit"],
@@ -97,9 +97,9 @@ def test_changes_made_outside_terraform_are_reported_exactly(local_stack, capsys
     assert burst["changes"] == [{"path": "settings[0].throttling_burst_limit", "before": 50, "after": 7}]
 
 
-def test_the_report_reads_as_one_line_per_change(local_stack, capsys):
-    with changed_behind_terraforms_back(local_stack):
-        code = drift.main(["local", "--work-dir", str(local_stack.options.work_dir)])
+def test_the_report_reads_as_one_line_per_change(whole_local_stack, capsys):
+    with changed_behind_terraforms_back(whole_local_stack):
+        code = drift.main(["local", "--work-dir", str(whole_local_stack.options.work_dir)])
     lines = capsys.readouterr().out.splitlines()
     assert code == drift.DRIFT
     assert lines[0] == "drift: 2 resource(s) changed outside Terraform"
@@ -107,10 +107,10 @@ def test_the_report_reads_as_one_line_per_change(local_stack, capsys):
     assert "  point_in_time_recovery[0].enabled: true → false" in lines
 
 
-def test_putting_the_changes_back_clears_the_drift(local_stack, capsys):
-    with changed_behind_terraforms_back(local_stack):
+def test_putting_the_changes_back_clears_the_drift(whole_local_stack, capsys):
+    with changed_behind_terraforms_back(whole_local_stack):
         pass
-    code, report = run_drift(local_stack, capsys)
+    code, report = run_drift(whole_local_stack, capsys)
     assert (code, report["drift"]) == (drift.NO_DRIFT, [])
 
 

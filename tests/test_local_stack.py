@@ -5,6 +5,7 @@ One deployment per test session (the `local_stack` fixture); the tear-down test 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -16,13 +17,15 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from local_stack import run
-from local_stack.stack import LocalOptions, LocalStack, LocalStackError
+from local_stack.emulator import deployed_function_code
+from local_stack.stack import LocalOptions, LocalStack, LocalStackError, constant_outputs, function_package
 from modules.outputs import StackOutputs
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -265,10 +268,28 @@ def test_bucket_blocks_public_access_in_the_emulator(local_stack, emulated):
     assert all(block["PublicAccessBlockConfiguration"].values())
 
 
-def test_second_plan_shows_only_the_known_emulator_drift(local_stack, tmp_path):
-    changes = local_stack.terraform("plan").plan_changes(tmp_path / "second.tfplan")
+def test_second_plan_shows_only_the_known_emulator_drift(whole_local_stack, tmp_path):
+    changes = whole_local_stack.terraform("plan").plan_changes(tmp_path / "second.tfplan")
     assert [change.address for change in changes] == ["aws_cloudfront_distribution.StaticSite_distribution_FF41CC3F"]
     assert set(changes[0].attributes) <= EMULATOR_DRIFT
+
+
+# --- what watch mode relies on -----------------------------------------------------------------------------
+
+
+def test_the_outputs_a_targeted_apply_leaves_out_are_read_from_the_config(local_stack):
+    constants = constant_outputs(local_stack.stack_dir / "cdk.tf.json")
+    assert set(constants) == {"site_url", "api_url", "page_api_url", "content_security_policy"}
+    assert all(getattr(local_stack.outputs, name) == value for name, value in constants.items())
+
+
+def test_a_function_is_packaged_as_terraform_deployed_it(local_stack):
+    (function_arn,) = local_stack.gateway.api.functions
+    deployed = deployed_function_code(function_arn)
+    package = function_package(LocalOptions(), "get_user")
+    with zipfile.ZipFile(io.BytesIO(deployed)) as terraform, zipfile.ZipFile(io.BytesIO(package)) as ours:
+        assert sorted(ours.namelist()) == sorted(terraform.namelist())
+        assert all(ours.read(name) == terraform.read(name) for name in ours.namelist())
 
 
 # --- bad situations ---------------------------------------------------------------------------------------
@@ -326,9 +347,9 @@ def test_missing_provider_says_how_to_get_it(tmp_path, monkeypatch):
 
 
 @pytest.mark.runs_last
-def test_destroy_removes_everything(local_stack, emulated):
-    outputs = local_stack.outputs
-    local_stack.destroy()
+def test_destroy_removes_everything(whole_local_stack, emulated):
+    outputs = whole_local_stack.outputs
+    whole_local_stack.destroy()
     assert outputs.table_name not in emulated.client("dynamodb").list_tables()["TableNames"]
     functions = [f["FunctionName"] for f in emulated.client("lambda").list_functions()["Functions"]]
     assert outputs.function_name not in functions
@@ -338,7 +359,7 @@ def test_destroy_removes_everything(local_stack, emulated):
     assert f"{outputs.function_name}-role" not in roles
     groups = emulated.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/three-tier-local")
     assert groups["logGroups"] == []
-    assert json.loads(local_stack.state_file.read_text())["resources"] == []
+    assert json.loads(whole_local_stack.state_file.read_text())["resources"] == []
 
 
 def processes_working_in(folder) -> list[str]:

@@ -19,9 +19,9 @@ from tests.conftest import synthesize
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
-def local(stack, name: str) -> tuple[str, str]:
-    """The reference to the stack's one local whose id contains `name`, and its expression."""
-    (found,) = [key for key in stack.config.get("locals", {}) if f"_{name}_" in key]
+def local(stack, name: str, construct: str = "ErrorAlarms") -> tuple[str, str]:
+    """The reference to the local `name` of `construct`, and its expression."""
+    (found,) = [key for key in stack.config.get("locals", {}) if key.startswith(f"{construct}_{name}_")]
     return f"${{local.{found}}}", stack.config["locals"][found]
 
 

@@ -55,10 +55,10 @@ def test_summary_lists_the_outputs_and_backend(prod):
     assert summary["backend"] == {"local": {"path": "../../../terraform.prod.tfstate"}}
 
 
-def test_saved_plan_of_the_local_stack_shows_only_emulator_drift(local_stack, tmp_path, capsys, monkeypatch):
-    for name, value in local_stack.emulator.environment().items():  # the credentials a user would have
+def test_saved_plan_of_the_local_stack_shows_only_emulator_drift(whole_local_stack, tmp_path, capsys, monkeypatch):
+    for name, value in whole_local_stack.emulator.environment().items():  # the credentials a user would have
         monkeypatch.setenv(name, value)
-    outdir = str(local_stack.outdir)
+    outdir = str(whole_local_stack.outdir)
     assert review_plan.main(["local", "--skip-synth", "--outdir", outdir, "--out", str(tmp_path)]) == 0
     saved = json.loads((tmp_path / "local.plan.json").read_text())
     assert (tmp_path / "local.tfplan").stat().st_size > 0

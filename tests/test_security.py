@@ -184,9 +184,31 @@ def test_prod_with_every_option_grants_exactly_these_permissions(prod_all, prod)
         ]
         return f"${{aws_cloudwatch_log_group.{logical}.arn}}:*"
 
-    def local(name: str) -> str:
-        (found,) = [key for key in prod_all.config["locals"] if f"_{name}_" in key]
+    def local(name: str, construct: str = "ErrorAlarms") -> str:
+        (found,) = [key for key in prod_all.config["locals"] if key.startswith(f"{construct}_{name}_")]
         return f"${{local.{found}}}"
+
+    def waf_log_delivery(construct: str) -> set[tuple[str, ...]]:
+        """The log delivery service may write the streams of the firewall's one log group, for this account."""
+        (group,) = [k for k in prod_all.resources("aws_cloudwatch_log_group") if k.startswith(f"{construct}_")]
+        only_this_account = json.dumps(
+            {
+                "ArnLike": {"aws:SourceArn": local("log_sources", construct)},
+                "StringEquals": {"aws:SourceAccount": local("account_id", construct)},
+            },
+            sort_keys=True,
+        )
+        return {
+            (
+                "log resource policy",
+                "Allow",
+                json.dumps({"Service": "delivery.logs.amazonaws.com"}),
+                action,
+                f"${{aws_cloudwatch_log_group.{group}.arn}}:log-stream:*",
+                only_this_account,
+            )
+            for action in ("logs:CreateLogStream", "logs:PutLogEvents")
+        }
 
     cloudwatch = json.dumps({"Service": "cloudwatch.amazonaws.com"})
     from_this_stacks_alarms = json.dumps(
@@ -222,6 +244,9 @@ def test_prod_with_every_option_grants_exactly_these_permissions(prod_all, prod)
             prod_all.ref("aws_sns_topic", "arn"),
             from_this_stacks_alarms,
         ),
+        # WAF's logs: each firewall's group, written by the log delivery service for this account only
+        *waf_log_delivery("SiteFirewall"),
+        *waf_log_delivery("ApiFirewall"),
     }
 
 

@@ -1,0 +1,169 @@
+"""WebFirewall: one AWS WAF web ACL, for the distribution (scope CLOUDFRONT) or the API stage (REGIONAL).
+
+Rules, in the order WAF evaluates them: a rate limit per client IP first (so every request counts toward it and a
+flood is shed before the costlier rules), then AWS's managed rule groups: Amazon's IP reputation list, the common
+anonymous IP list (VPNs, Tor, proxies, hosting providers: blocked, or only counted), the common rule set, and
+known bad inputs (Log4j's JNDI lookups and other exploit patterns).
+Each rule and the ACL publish CloudWatch metrics and sample requests. With logging on, WAF writes to a log group
+whose name starts with `aws-waf-logs-` (WAF accepts no other), in the ACL's region, through a log resource
+policy that lets the log delivery service write that one group, for this account only.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cdktf import Fn, TerraformLocal
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.cloudwatch_log_resource_policy import CloudwatchLogResourcePolicy
+from cdktf_cdktf_provider_aws.provider import AwsProvider
+from cdktf_cdktf_provider_aws.wafv2_web_acl import (
+    Wafv2WebAcl,
+    Wafv2WebAclDefaultAction,
+    Wafv2WebAclDefaultActionAllow,
+    Wafv2WebAclRule,
+    Wafv2WebAclRuleAction,
+    Wafv2WebAclRuleActionBlock,
+    Wafv2WebAclRuleOverrideAction,
+    Wafv2WebAclRuleOverrideActionNone,
+    Wafv2WebAclRuleVisibilityConfig,
+    Wafv2WebAclVisibilityConfig,
+)
+from cdktf_cdktf_provider_aws.wafv2_web_acl_association import Wafv2WebAclAssociation
+from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import Wafv2WebAclLoggingConfiguration
+from constructs import Construct
+
+from modules.arns import arn_field
+from modules.config import WafSettings
+
+# AWS's managed rule groups, by name, in the order they are evaluated.
+MANAGED_RULE_GROUPS = (
+    "AWSManagedRulesAmazonIpReputationList",
+    "AWSManagedRulesAnonymousIpList",
+    "AWSManagedRulesCommonRuleSet",
+    "AWSManagedRulesKnownBadInputsRuleSet",
+)
+ANONYMOUS_IP_LIST = "AWSManagedRulesAnonymousIpList"
+ANONYMOUS_IP_RULES = ("AnonymousIPList", "HostingProviderIPList")  # the group's rules, which `count` overrides
+RATE_RULE = "rate-limit-per-ip"
+LOG_GROUP_PREFIX = "aws-waf-logs-"  # WAF logs only to groups named so
+
+
+def _managed(group: str, settings: WafSettings) -> dict[str, Any]:
+    statement: dict[str, Any] = {"name": group, "vendor_name": "AWS"}
+    if group == ANONYMOUS_IP_LIST and settings.anonymous_ip_action == "count":
+        statement["rule_action_override"] = [
+            {"name": rule, "action_to_use": {"count": {}}} for rule in ANONYMOUS_IP_RULES
+        ]
+    return statement
+
+
+def _visibility(metric_name: str) -> dict[str, Any]:
+    return {"cloudwatch_metrics_enabled": True, "metric_name": metric_name, "sampled_requests_enabled": True}
+
+
+def log_delivery_policy(log_group_arn: str, account: str, log_sources: str) -> str:
+    """The log resource policy WAF's log delivery needs: write streams of the one group, for this account."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "WafLogDeliveryWritesThisGroup",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "delivery.logs.amazonaws.com"},
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    "Resource": f"{log_group_arn}:log-stream:*",
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": account},
+                        "ArnLike": {"aws:SourceArn": log_sources},
+                    },
+                }
+            ],
+        }
+    )
+
+
+class WebFirewall(Construct):
+    """A web ACL of `waf_scope` (CLOUDFRONT through the us-east-1 `provider`, or REGIONAL) named `name`: a per-IP
+    rate limit, then AWS's managed rule groups; optionally logged. Exposes `arn` (for a distribution's
+    web_acl_id); a REGIONAL one is associated with the resource it `protects` (an API stage's ARN)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        name: str,
+        waf_scope: str,
+        settings: WafSettings,
+        provider: AwsProvider | None = None,
+        protects: str | None = None,
+    ) -> None:
+        super().__init__(scope, id_)
+        managed = [
+            Wafv2WebAclRule(
+                name=group,
+                priority=priority,
+                override_action=Wafv2WebAclRuleOverrideAction(none=Wafv2WebAclRuleOverrideActionNone()),
+                statement={"managed_rule_group_statement": _managed(group, settings)},
+                visibility_config=Wafv2WebAclRuleVisibilityConfig(**_visibility(f"{name}-{group}")),
+            )
+            for priority, group in enumerate(MANAGED_RULE_GROUPS, start=1)
+        ]
+        rate_limit = Wafv2WebAclRule(
+            name=RATE_RULE,
+            priority=0,
+            action=Wafv2WebAclRuleAction(block=Wafv2WebAclRuleActionBlock()),
+            statement={
+                "rate_based_statement": {"limit": settings.rate_limit_per_5_minutes, "aggregate_key_type": "IP"}
+            },
+            visibility_config=Wafv2WebAclRuleVisibilityConfig(**_visibility(f"{name}-{RATE_RULE}")),
+        )
+        self.web_acl = Wafv2WebAcl(
+            self,
+            "web_acl",
+            name=name,
+            description=f"{name}: AWS managed rules and a per-IP rate limit",
+            scope=waf_scope,
+            provider=provider,
+            default_action=Wafv2WebAclDefaultAction(allow=Wafv2WebAclDefaultActionAllow()),
+            rule=[rate_limit, *managed],
+            visibility_config=Wafv2WebAclVisibilityConfig(**_visibility(name)),
+        )
+        self.arn = self.web_acl.arn
+        if protects is not None:
+            Wafv2WebAclAssociation(self, "association", resource_arn=protects, web_acl_arn=self.arn, provider=provider)
+        if settings.logging:
+            self._logging(name, settings, provider)
+
+    def _logging(self, name: str, settings: WafSettings, provider: AwsProvider | None) -> None:
+        group = CloudwatchLogGroup(
+            self,
+            "log_group",
+            name=f"{LOG_GROUP_PREFIX}{name}",
+            retention_in_days=settings.log_retention_days,
+            provider=provider,
+        )
+        partition = TerraformLocal(self, "partition", arn_field(group.arn, 1)).as_string
+        region = TerraformLocal(self, "region", arn_field(group.arn, 3)).as_string
+        account = TerraformLocal(self, "account_id", arn_field(group.arn, 4)).as_string
+        log_sources = TerraformLocal(
+            self, "log_sources", Fn.format("arn:%s:logs:%s:%s:*", [partition, region, account])
+        ).as_string
+        delivery = CloudwatchLogResourcePolicy(
+            self,
+            "log_delivery",
+            policy_name=f"{name}-log-delivery",
+            policy_document=log_delivery_policy(group.arn, account, log_sources),
+            provider=provider,
+        )
+        Wafv2WebAclLoggingConfiguration(
+            self,
+            "logging",
+            resource_arn=self.web_acl.arn,
+            log_destination_configs=[group.arn],
+            provider=provider,
+            depends_on=[delivery],
+        )

@@ -1,0 +1,215 @@
+"""AWS WAF (`waf=WafSettings(enabled=True)`): a CLOUDFRONT web ACL on the distribution, created through the
+us-east-1 provider, and a REGIONAL one on the API stage; AWS's managed rule groups and a per-IP rate limit, with
+metrics; logs to `aws-waf-logs-…` groups in each ACL's region. Synthesized here, planned offline and checked by
+checkov with prod_all (tests/test_review.py, tests/test_security.py), and applied into the emulator below."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cdktf import App, LocalBackend, TerraformStack
+from cdktf_cdktf_provider_aws.provider import AwsProvider
+
+from modules.api import UserApi
+from modules.config import ApiSettings, ConfigError, EmulatorSettings, FunctionSettings, WafSettings, load_environment
+from modules.firewall import MANAGED_RULE_GROUPS, RATE_RULE, WebFirewall
+from modules.stack import AWS_PROVIDER_CONSTRAINT, local_provider_options
+from terraform_cli import Terraform
+from tests.conftest import synthesize
+
+
+def web_acls(stack) -> dict[str, dict[str, Any]]:
+    """The web ACLs by scope."""
+    return {acl["scope"]: acl for acl in stack.resources("aws_wafv2_web_acl").values()}
+
+
+def acl_ref(stack, scope: str) -> str:
+    (logical,) = [k for k, acl in stack.resources("aws_wafv2_web_acl").items() if acl["scope"] == scope]
+    return f"${{aws_wafv2_web_acl.{logical}.arn}}"
+
+
+def test_waf_is_off_by_default(prod):
+    assert not [t for t in prod.config["resource"] if t.startswith("aws_wafv2_")]
+    assert "web_acl_id" not in prod.only("aws_cloudfront_distribution")
+
+
+# https://docs.aws.amazon.com/waf/latest/APIReference/API_CreateWebACL.html (Scope: CloudFront only in us-east-1)
+def test_the_distribution_gets_a_cloudfront_web_acl_made_in_us_east_1(prod_all):
+    cloudfront = web_acls(prod_all)["CLOUDFRONT"]
+    assert cloudfront["provider"] == "aws.us_east_1"
+    # WAF (v2) web ACLs are named by their ARN on a distribution, not by their id
+    # (https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_DistributionConfig.html, WebACLId).
+    assert prod_all.only("aws_cloudfront_distribution")["web_acl_id"] == acl_ref(prod_all, "CLOUDFRONT")
+
+
+def test_the_api_stage_gets_a_regional_web_acl_of_its_own(prod_all):
+    regional = web_acls(prod_all)["REGIONAL"]
+    assert "provider" not in regional  # the stack's region, where the stage is
+    association = prod_all.only("aws_wafv2_web_acl_association")
+    assert association["resource_arn"] == prod_all.ref("aws_api_gateway_stage", "arn")
+    assert association["web_acl_arn"] == acl_ref(prod_all, "REGIONAL")
+
+
+@pytest.mark.parametrize("scope", ["CLOUDFRONT", "REGIONAL"])
+def test_a_rate_limit_per_ip_then_awss_managed_rule_groups(prod_all, scope):
+    rules = sorted(web_acls(prod_all)[scope]["rule"], key=lambda rule: rule["priority"])
+    assert [rule["name"] for rule in rules] == [RATE_RULE, *MANAGED_RULE_GROUPS]
+    rate = rules[0]
+    assert rate["action"] == {"block": {}}
+    assert rate["statement"] == {"rate_based_statement": {"limit": 2000, "aggregate_key_type": "IP"}}
+    for rule in rules[1:]:
+        assert rule["override_action"] == {"none": {}}  # the groups' own actions apply
+        assert rule["statement"]["managed_rule_group_statement"]["vendor_name"] == "AWS"
+
+
+# https://docs.aws.amazon.com/waf/latest/APIReference/API_VisibilityConfig.html (MetricName)
+@pytest.mark.parametrize("scope", ["CLOUDFRONT", "REGIONAL"])
+def test_every_rule_and_the_acl_publish_metrics_and_sample_requests(prod_all, scope):
+    acl = web_acls(prod_all)[scope]
+    configs = [acl["visibility_config"], *(rule["visibility_config"] for rule in acl["rule"])]
+    for config in configs:
+        assert config["cloudwatch_metrics_enabled"] is True
+        assert config["sampled_requests_enabled"] is True
+        # What WAF accepts as a metric name (AWS rejects the ACL otherwise; Terraform does not check).
+        assert re.fullmatch(r"[\w#:.\-/]{1,255}", config["metric_name"])
+    assert len({c["metric_name"] for c in configs}) == len(configs)
+
+
+# https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html (aws-waf-logs- names, the ACL's region)
+def test_waf_logs_go_to_groups_named_as_waf_requires_in_each_acls_region(prod_all):
+    groups = {k: g for k, g in prod_all.resources("aws_cloudwatch_log_group").items() if "Firewall_" in k}
+    assert {g["name"] for g in groups.values()} == {
+        "aws-waf-logs-three-tier-prod-site",
+        "aws-waf-logs-three-tier-prod-api",
+    }
+    for logical, group in groups.items():
+        assert group["retention_in_days"] == 365
+        assert group.get("provider") == ("aws.us_east_1" if logical.startswith("SiteFirewall_") else None)
+    for logging in prod_all.resources("aws_wafv2_web_acl_logging_configuration").values():
+        (destination,) = logging["log_destination_configs"]
+        construct = destination.split(".")[1].split("_")[0]
+        assert logging["resource_arn"].startswith(f"${{aws_wafv2_web_acl.{construct}_")
+        assert logging.get("provider") == ("aws.us_east_1" if construct == "SiteFirewall" else None)
+        assert logging["depends_on"][0].startswith(f"aws_cloudwatch_log_resource_policy.{construct}_")
+
+
+# https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html (the log group's resource policy)
+def test_the_log_delivery_policy_is_in_the_region_of_its_group(prod_all):
+    for logical, policy in prod_all.resources("aws_cloudwatch_log_resource_policy").items():
+        assert policy.get("provider") == ("aws.us_east_1" if logical.startswith("SiteFirewall_") else None)
+        json.loads(policy["policy_document"])  # valid JSON before Terraform fills the account in
+
+
+def test_anonymous_ips_can_be_counted_instead_of_blocked(tmp_path):
+    settings = replace(load_environment("prod", {}), waf=WafSettings(enabled=True, anonymous_ip_action="count"))
+    (stack,) = synthesize([settings], tmp_path).values()
+    for acl in stack.resources("aws_wafv2_web_acl").values():
+        (anonymous,) = [r for r in acl["rule"] if r["name"] == "AWSManagedRulesAnonymousIpList"]
+        overrides = anonymous["statement"]["managed_rule_group_statement"]["rule_action_override"]
+        assert {o["name"]: o["action_to_use"] for o in overrides} == {
+            "AnonymousIPList": {"count": {}},
+            "HostingProviderIPList": {"count": {}},
+        }
+
+
+# What each rule costs in web ACL capacity units (WCUs), as AWS documents it: the managed groups on
+# https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-list.html, a rate-based statement
+# on https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based.html.
+DOCUMENTED_WCUS = {
+    "AWSManagedRulesAmazonIpReputationList": 25,
+    "AWSManagedRulesAnonymousIpList": 50,
+    "AWSManagedRulesCommonRuleSet": 700,
+    "AWSManagedRulesKnownBadInputsRuleSet": 200,
+}
+RATE_BASED_WCUS = 2
+# A web ACL's base price covers 1,500 WCUs; beyond that every 500 more are billed on each request
+# (https://docs.aws.amazon.com/waf/latest/developerguide/aws-waf-capacity-units.html). Terraform and moto accept any.
+BASE_PRICE_WCUS = 1500
+
+
+def rule_wcus(rule: dict[str, Any]) -> int:
+    statement = rule["statement"]
+    if "rate_based_statement" in statement:
+        assert "scope_down_statement" not in statement["rate_based_statement"], "add the scope-down's WCUs here"
+        return RATE_BASED_WCUS
+    name = statement["managed_rule_group_statement"]["name"]
+    assert name in DOCUMENTED_WCUS, f"{name}: add its WCUs from AWS's list of managed rule groups"
+    return DOCUMENTED_WCUS[name]
+
+
+@pytest.mark.parametrize("scope", ["CLOUDFRONT", "REGIONAL"])
+def test_each_web_acl_fits_the_capacity_its_base_price_covers(prod_all, scope):
+    total = sum(rule_wcus(rule) for rule in web_acls(prod_all)[scope]["rule"])
+    assert total <= BASE_PRICE_WCUS, f"{total} WCUs"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "allowed"),
+    [
+        ("rate_limit_per_5_minutes", 99, "from 100 to 2000000000"),
+        ("anonymous_ip_action", "allow", "block, count"),
+        ("log_retention_days", 2, "1, 3, 5"),
+    ],
+)
+def test_bad_waf_settings_name_the_field(field, value, allowed):
+    with pytest.raises(ConfigError, match=rf"waf\.{field}: .* allowed values: .*{re.escape(allowed)}"):
+        WafSettings(**{field: value})
+
+
+# --- in the emulator ------------------------------------------------------------------------------------------
+
+
+def test_both_web_acls_apply_attach_and_log_in_the_emulator(emulator, cli_config, tmp_path):
+    """The two firewalls and the API they protect (the logic tier alone), applied by Terraform into moto."""
+    app = App(outdir=str(tmp_path / "out"))
+    stack = TerraformStack(app, "waf")
+    LocalBackend(stack, path=str(tmp_path / "waf.tfstate"))  # never beside the project
+    stack.add_override("terraform.required_providers.aws.version", AWS_PROVIDER_CONSTRAINT)
+    endpoints = local_provider_options(EmulatorSettings(url=emulator.url))
+    AwsProvider(stack, "aws", region=emulator.region, **endpoints)
+    us_east_1 = AwsProvider(stack, "us_east_1", alias="us_east_1", region="us-east-1", **endpoints)
+    api = UserApi(
+        stack,
+        "UserApi",
+        name_prefix="waftest",
+        region=emulator.region,
+        function=FunctionSettings(),
+        api=ApiSettings(stage_name="prod"),
+        table_name="users",
+        table_statement={"Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": ["arn:aws:dynamodb:*"]},
+        allowed_origin="https://example.com",
+    )
+    settings = WafSettings(enabled=True, logging=True)
+    WebFirewall(
+        stack, "SiteFirewall", name="waftest-site", waf_scope="CLOUDFRONT", settings=settings, provider=us_east_1
+    )
+    WebFirewall(
+        stack, "ApiFirewall", name="waftest-api", waf_scope="REGIONAL", settings=settings, protects=api.stage_arn
+    )
+    app.synth()
+    terraform = Terraform(Path(app.outdir) / "stacks" / "waf", cli_config, env=emulator.environment(), timeout=600)
+    terraform.init()
+    terraform.apply()
+
+    wafv2 = emulator.client("wafv2")
+    acls = {a["Name"]: a for a in wafv2.list_web_acls(Scope="REGIONAL")["WebACLs"]}
+    regional = wafv2.get_web_acl(Name="waftest-api", Scope="REGIONAL", Id=acls["waftest-api"]["Id"])["WebACL"]
+    assert [rule["Name"] for rule in sorted(regional["Rules"], key=lambda r: r["Priority"])] == [
+        RATE_RULE,
+        *MANAGED_RULE_GROUPS,
+    ]
+    stage_arn = f"arn:aws:apigateway:{emulator.region}::/restapis/{api_id(emulator)}/stages/prod"
+    assert wafv2.get_web_acl_for_resource(ResourceArn=stage_arn)["WebACL"]["Name"] == "waftest-api"
+    logging = wafv2.get_logging_configuration(ResourceArn=regional["ARN"])["LoggingConfiguration"]
+    assert logging["LogDestinationConfigs"][0].endswith(":log-group:aws-waf-logs-waftest-api")
+    terraform.destroy()
+
+
+def api_id(emulator) -> str:
+    (api,) = [a for a in emulator.client("apigateway").get_rest_apis()["items"] if a["name"] == "waftest-api"]
+    return str(api["id"])
