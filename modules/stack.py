@@ -88,7 +88,6 @@ class UserAppStack(TerraformStack):
 
     def __init__(self, scope: Construct, settings: EnvironmentSettings) -> None:
         super().__init__(scope, settings.name)
-        self._global_provider: AwsProvider | None = None
         extra = local_provider_options(settings.emulator) if settings.emulator else {}
         tags = [
             AwsProviderDefaultTags(
@@ -96,6 +95,12 @@ class UserAppStack(TerraformStack):
             )
         ]
         AwsProvider(self, "aws", region=settings.region, default_tags=tags, **extra)
+        # CloudFront takes certificates and web ACLs only from us-east-1: one aliased provider for both.
+        us_east_1 = (
+            AwsProvider(self, "aws_us_east_1", alias="us_east_1", region="us-east-1", default_tags=tags, **extra)
+            if settings.domain or settings.waf.enabled
+            else None
+        )
         self.add_override("terraform.required_providers.aws.version", AWS_PROVIDER_CONSTRAINT)
         self._backend(settings)
 
@@ -118,7 +123,9 @@ class UserAppStack(TerraformStack):
             public_origin=settings.emulator.api_origin if settings.emulator else None,
         )
         # AWS WAF, when on: the API is called cross-origin as well as through the site, so each gets a web ACL.
-        site_web_acl = self._firewalls(settings, api.stage_arn, tags, extra) if settings.waf.enabled else None
+        site_web_acl = (
+            self._firewalls(settings, api.stage_arn, us_east_1) if us_east_1 and settings.waf.enabled else None
+        )
         site = StaticSite(
             self,
             "StaticSite",
@@ -126,7 +133,7 @@ class UserAppStack(TerraformStack):
             settings=settings.site,
             api=SiteApi(origin=api.origin, domain=api.domain, origin_path=api.origin_path, path=api.path),
             site_origin=settings.site_origin,
-            domain=self._custom_domain(settings, tags, extra),
+            domain=CustomDomain(settings.domain, us_east_1) if us_east_1 and settings.domain else None,
             web_acl_arn=site_web_acl,
         )
         site_origin.bind(site.origin)
@@ -160,13 +167,7 @@ class UserAppStack(TerraformStack):
         for name, value in asdict(outputs).items():
             TerraformOutput(self, name, value=value, description=descriptions[name])
 
-    def _firewalls(
-        self,
-        settings: EnvironmentSettings,
-        api_stage_arn: str,
-        tags: list[AwsProviderDefaultTags],
-        extra: dict[str, Any],
-    ) -> str:
+    def _firewalls(self, settings: EnvironmentSettings, api_stage_arn: str, us_east_1: AwsProvider) -> str:
         """A REGIONAL web ACL on the API stage and a CLOUDFRONT one for the site; returns the site's ARN."""
         WebFirewall(
             self,
@@ -182,24 +183,9 @@ class UserAppStack(TerraformStack):
             name=f"{settings.name_prefix}-site",
             waf_scope="CLOUDFRONT",
             settings=settings.waf,
-            provider=self._us_east_1(tags, extra),
+            provider=us_east_1,
         )
         return site.arn
-
-    def _custom_domain(
-        self, settings: EnvironmentSettings, tags: list[AwsProviderDefaultTags], extra: dict[str, Any]
-    ) -> CustomDomain | None:
-        if settings.domain is None:
-            return None
-        return CustomDomain(settings.domain, self._us_east_1(tags, extra))
-
-    def _us_east_1(self, tags: list[AwsProviderDefaultTags], extra: dict[str, Any]) -> AwsProvider:
-        """The provider for what CloudFront takes only from us-east-1: certificates and web ACLs. One per stack."""
-        if self._global_provider is None:
-            self._global_provider = AwsProvider(
-                self, "aws_us_east_1", alias="us_east_1", region="us-east-1", default_tags=tags, **extra
-            )
-        return self._global_provider
 
     def _backend(self, settings: EnvironmentSettings) -> None:
         backend = settings.backend

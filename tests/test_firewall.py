@@ -67,6 +67,13 @@ def test_a_rate_limit_per_ip_then_awss_managed_rule_groups(prod_all, scope):
         assert rule["statement"]["managed_rule_group_statement"]["vendor_name"] == "AWS"
 
 
+# https://docs.aws.amazon.com/waf/latest/APIReference/API_CreateWebACL.html (Name)
+def test_web_acl_names_are_what_waf_accepts(prod_all):
+    names = [acl["name"] for acl in prod_all.resources("aws_wafv2_web_acl").values()]
+    assert names
+    assert all(re.fullmatch(r"[\w-]{1,128}", name) for name in names), names
+
+
 # https://docs.aws.amazon.com/waf/latest/APIReference/API_VisibilityConfig.html (MetricName)
 @pytest.mark.parametrize("scope", ["CLOUDFRONT", "REGIONAL"])
 def test_every_rule_and_the_acl_publish_metrics_and_sample_requests(prod_all, scope):
