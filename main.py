@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cdktf import App
 
-from modules.config import EnvironmentSettings, selected_environments
+from contract.config import EnvironmentSettings, selected_environments
 from modules.stack import UserAppStack
 
 

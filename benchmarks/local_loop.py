@@ -27,8 +27,8 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
+from contract.outputs import StackOutputs  # noqa: E402
 from local_stack.process import LocalModeProcess, project_copy  # noqa: E402
-from modules.outputs import StackOutputs  # noqa: E402
 
 SAMPLES = 5
 INFRA_SAMPLES = 3
@@ -102,7 +102,7 @@ def infrastructure_edits(local: LocalModeProcess) -> list[float]:
     times, current = [], 50
     for limit in (41, 42, 43)[:INFRA_SAMPLES]:
         setting = '        {},\n        "Stage-wide burst'
-        local.edit("modules/config.py", setting.format(current), setting.format(limit))
+        local.edit("contract/config.py", setting.format(current), setting.format(limit))
         current = limit
         times.append(seconds_until(functools.partial(burst_limit_is, limit)))
     return times

@@ -30,9 +30,9 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
+from contract.site_files import INDEX_DOCUMENT  # noqa: E402
 from hooks.release import page_references  # noqa: E402
 from local_stack.stack import LocalOptions, LocalStack  # noqa: E402
-from modules.site_files import INDEX_DOCUMENT  # noqa: E402
 
 KINDS = ("page", "asset", "api")
 

@@ -21,7 +21,9 @@ import time
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
-SYNTH = "import main; from modules.config import selected_environments; main.build_app(selected_environments()).synth()"
+SYNTH = (
+    "import main; from contract.config import selected_environments; main.build_app(selected_environments()).synth()"
+)
 
 
 def tree_rss_kb(root: int) -> tuple[int, int]:

@@ -21,6 +21,7 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from contract.outputs import OutputsError, StackOutputs
 from hooks.publish import (
     DEFAULT_AWS_TIMEOUT,
     CspViolations,
@@ -33,7 +34,6 @@ from hooks.publish import (
 )
 from hooks.release import SourceError
 from hooks.rollback import release_history, rollback
-from modules.outputs import OutputsError, StackOutputs
 
 DEFAULT_SOURCE = Path(__file__).resolve().parent.parent / "web"
 PREVIOUS = "previous"  # --rollback without a release

@@ -27,12 +27,12 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from contract.outputs import StackOutputs
+from contract.site_files import INDEX_DOCUMENT, PRIVATE_PREFIX
 from hooks import records
 from hooks.csp import Finding
 from hooks.records import PublishedObject, PublishLock, ReleaseRecord
 from hooks.release import Asset, Release, build_release, page_references
-from modules.outputs import StackOutputs
-from modules.site_files import INDEX_DOCUMENT, PRIVATE_PREFIX
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudfront import CloudFrontClient

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from modules.site_files import PRIVATE_PREFIX
+from contract.site_files import PRIVATE_PREFIX
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

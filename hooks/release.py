@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
+from contract.site_files import INDEX_DOCUMENT, PRIVATE_PREFIX
 from hooks import css
 from hooks.csp import ContentSecurityPolicy, Finding, inline_finding, url_finding
 from hooks.html import Page, Reference, scan_page
-from modules.site_files import INDEX_DOCUMENT, PRIVATE_PREFIX
 
 CONFIG_NAME = "config.js"
 IMMUTABLE = "public, max-age=31536000, immutable"

@@ -12,7 +12,7 @@ import boto3
 from botocore.config import Config
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-from modules.config import LOCAL_REGION
+from contract.config import LOCAL_REGION
 
 # Credentials the emulator accepts; never real ones.
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}

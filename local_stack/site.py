@@ -1,7 +1,7 @@
 """The site origin in local mode: serves what the hook published to the emulated bucket as CloudFront would serve
 it (default root object, the stored Content-Type and Cache-Control, 404 for a missing key, 403 for the hook's
 private records), adds to every response the security headers the distribution's response-headers policy adds
-(from the same definition, `modules.headers`), and forwards the paths the deployed distribution routes to the API
+(from the same definition, `contract.headers`), and forwards the paths the deployed distribution routes to the API
 (same-origin mode) to the local gateway, with the same headers.
 
 With live reload on (watch mode), pages get one more script, `/__local/reload.js`, which reloads the page when a
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 from werkzeug.wrappers import Request, Response
 
-from modules.site_files import PRIVATE_PREFIX
+from contract.site_files import PRIVATE_PREFIX
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

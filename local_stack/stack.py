@@ -27,6 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
+from contract.config import EnvironmentSettings, local_environment
+from contract.functions import NOT_PACKAGED, deployed_function_name
+from contract.headers import SecurityHeaders
+from contract.outputs import StackOutputs
 from hooks.publish import PublishOptions, PublishResult, SiteClients, Target, publish_site
 from local_stack.emulator import Emulator, start_emulator
 from local_stack.gateway import LocalGateway, read_deployed_api, read_function
@@ -34,10 +38,6 @@ from local_stack.servers import LocalServer, bind_server
 from local_stack.site import LocalSite, api_routes
 from local_stack.synth import synth_in_project
 from main import synth
-from modules.api import NOT_PACKAGED, deployed_function_name
-from modules.config import EnvironmentSettings, local_environment
-from modules.headers import SecurityHeaders
-from modules.outputs import StackOutputs
 from modules.stack import local_state_path
 from terraform_cli import PROJECT_DIR, Terraform, TerraformError, write_cli_config
 

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from modules.config import EnvironmentSettings
+from contract.config import EnvironmentSettings
 
 STACK = "local"
 
@@ -46,8 +46,8 @@ def synth_in_project(project_dir: Path, settings: EnvironmentSettings, outdir: P
 
 
 def main(argv: list[str] | None = None) -> int:
+    from contract.config import local_environment
     from main import synth
-    from modules.config import local_environment
 
     parser = argparse.ArgumentParser(prog="python -m local_stack.synth")
     parser.add_argument("outdir", type=Path)

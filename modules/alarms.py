@@ -14,8 +14,8 @@ from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from constructs import Construct
 
+from contract.config import AlarmSettings
 from modules.arns import arn_field
-from modules.config import AlarmSettings
 
 
 def alarm_key_policy(account_root: str, account: str, alarm_arns: str) -> str:

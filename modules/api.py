@@ -40,7 +40,15 @@ from cdktf_cdktf_provider_aws.lambda_function import LambdaFunction, LambdaFunct
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from constructs import Construct
 
-from modules.config import ApiSettings, FunctionSettings
+from contract.config import ApiSettings, FunctionSettings
+from contract.functions import (
+    CORS_ALLOW_HEADERS,
+    CORS_ALLOW_METHODS,
+    FUNCTIONS_DIR,
+    GET_USER_SOURCE,
+    NOT_PACKAGED,
+    deployed_function_name,
+)
 
 
 class _ApiResource(Protocol):
@@ -50,10 +58,7 @@ class _ApiResource(Protocol):
 
 R = TypeVar("R", bound=_ApiResource)
 
-FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
 RESOURCE_PATH = "users"
-CORS_ALLOW_METHODS = "GET,OPTIONS"
-CORS_ALLOW_HEADERS = "Content-Type,Authorization"
 # API Gateway's own errors that the page must be able to read (validator 400s, 403 for unknown routes, 429, 5xx).
 GATEWAY_RESPONSE_TYPES = ("DEFAULT_4XX", "DEFAULT_5XX")
 # One JSON object per request. API Gateway puts each $context value in as it is: these never hold a quote, and
@@ -73,16 +78,6 @@ ACCESS_LOG_FORMAT = (
     )[:-1]
     + ', "errorMessage": $context.error.messageString}'
 )
-
-
-GET_USER_SOURCE = "get_user"  # functions/get_user/
-# What a function's package leaves out of its source folder: bytecode caches, so its hash is the source's.
-NOT_PACKAGED = ("__pycache__", "*.pyc")
-
-
-def deployed_function_name(prefix: str, source: str) -> str:
-    """A function's name: the stack's prefix and its folder under functions/ (get_user: <prefix>-get-user)."""
-    return f"{prefix}-{source.replace('_', '-')}"
 
 
 def staged_function_source(name: str, staging_dir: Path) -> str:

@@ -15,7 +15,7 @@ from cdktf_cdktf_provider_aws.dynamodb_table import (
 from cdktf_cdktf_provider_aws.dynamodb_table_item import DynamodbTableItem
 from constructs import Construct
 
-from modules.config import DataSettings
+from contract.config import DataSettings
 
 PARTITION_KEY = "userId"
 

@@ -34,8 +34,8 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl_association import Wafv2WebAclAssoci
 from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import Wafv2WebAclLoggingConfiguration
 from constructs import Construct
 
+from contract.config import WafSettings
 from modules.arns import arn_field
-from modules.config import WafSettings
 
 # AWS's managed rule groups, by name, in the order they are evaluated.
 MANAGED_RULE_GROUPS = (

@@ -52,9 +52,9 @@ from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration imp
 from cdktf_cdktf_provider_aws.s3_bucket_versioning import S3BucketVersioningA, S3BucketVersioningVersioningConfiguration
 from constructs import Construct
 
-from modules.config import MANAGED_SECURITY_HEADERS_POLICY_ID, DomainSettings, SiteSettings
-from modules.headers import SecurityHeaders, content_security_policy
-from modules.site_files import INDEX_DOCUMENT, PRIVATE_PREFIX
+from contract.config import MANAGED_SECURITY_HEADERS_POLICY_ID, DomainSettings, SiteSettings
+from contract.headers import SecurityHeaders, content_security_policy
+from contract.site_files import INDEX_DOCUMENT, PRIVATE_PREFIX
 
 # AWS's managed cache policy "CachingOptimized": honours Cache-Control, compresses, no cookies or query strings.
 CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
@@ -425,7 +425,7 @@ class StaticSite(Construct):
         )
 
     def _security_headers_policy(self, name_prefix: str, headers: SecurityHeaders) -> CloudfrontResponseHeadersPolicy:
-        """CloudFront's response-headers policy carrying `headers` (modules/headers.py), replacing what the origin
+        """CloudFront's response-headers policy carrying `headers` (contract/headers.py), replacing what the origin
         sends."""
         return CloudfrontResponseHeadersPolicy(
             self,

@@ -20,13 +20,13 @@ from cdktf import (
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
 from constructs import Construct
 
+from contract.config import EmulatorSettings, EnvironmentSettings
+from contract.outputs import StackOutputs
 from modules.alarms import ErrorAlarms
 from modules.api import UserApi
-from modules.config import EmulatorSettings, EnvironmentSettings
 from modules.data import UserTable
 from modules.firewall import WebFirewall
 from modules.frontend import CustomDomain, SiteApi, StaticSite
-from modules.outputs import StackOutputs
 
 # The 20.x bindings are generated for provider 5.99; 5.100.0 is the final 5.x release.
 AWS_PROVIDER_CONSTRAINT = "~> 5.99"

@@ -16,9 +16,9 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from contract.config import ConfigError, load_environment
+from contract.outputs import OutputsError, StackOutputs
 from hooks.publish import PublishError, PublishOptions, Target, publish_site
-from modules.config import ConfigError, load_environment
-from modules.outputs import OutputsError, StackOutputs
 from operations.preflight import run_checks
 from operations.stacks import initialized
 from terraform_cli import PROJECT_DIR, TerraformError, write_cli_config

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from modules.config import ConfigError, is_preview
+from contract.config import ConfigError, is_preview
 from operations.stacks import initialized
 from terraform_cli import PROJECT_DIR, TerraformError
 

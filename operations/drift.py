@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from contract.config import LOCAL_REGION, ConfigError
 from local_stack.emulator import FAKE_CREDENTIALS
 from local_stack.stack import LocalOptions
-from modules.config import LOCAL_REGION, ConfigError
 from operations.stacks import initialized
 from terraform_cli import PROJECT_DIR, Terraform, TerraformError
 

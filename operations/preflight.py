@@ -22,7 +22,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from modules.config import ConfigError, DomainSettings, EnvironmentSettings, load_environment
+from contract.config import ConfigError, DomainSettings, EnvironmentSettings, load_environment
 from modules.stack import AWS_PROVIDER_CONSTRAINT
 from terraform_cli import Terraform, TerraformError, write_cli_config
 
@@ -83,7 +83,7 @@ def region(settings: EnvironmentSettings, session: boto3.session.Session) -> Che
             "region",
             False,
             f"{settings.region} is not a region of {', '.join(unknown)}",
-            "set region in modules/config.py to an AWS region such as eu-north-1",
+            "set region in contract/config.py to an AWS region such as eu-north-1",
         )
     try:
         sts: STSClient = session.client("sts", region_name=settings.region, config=CLIENT_CONFIG)
@@ -107,7 +107,7 @@ def account_logging_role(settings: EnvironmentSettings, session: boto3.session.S
         f"set it once for {settings.region}: `aws apigateway update-account --region {settings.region} "
         "--patch-operations op=replace,path=/cloudwatchRoleArn,value=<ARN of a role trusted by "
         "apigateway.amazonaws.com with the AmazonAPIGatewayPushToCloudWatchLogs policy>`, or set "
-        "api.manage_account_logging_role=True in modules/config.py"
+        "api.manage_account_logging_role=True in contract/config.py"
     )
     try:
         role_arn = (

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from contract.config import load_environment
 from main import synth
-from modules.config import load_environment
 from terraform_cli import Terraform, write_cli_config
 
 

@@ -68,7 +68,7 @@ def synthesize(settings: list[Any], outdir: Path) -> dict[str, SynthesizedStack]
 
 @pytest.fixture(scope="session")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SynthesizedStack]:
-    from modules.config import ENVIRONMENTS, load_environment
+    from contract.config import ENVIRONMENTS, load_environment
 
     return synthesize(
         [load_environment(name, LOCAL_ENV) for name in ENVIRONMENTS], tmp_path_factory.mktemp("cdktf.out")
@@ -85,7 +85,7 @@ def prod_with_every_option() -> Any:
     the account's API Gateway logging role managed by the stack, and WAF on the site and the API, logged."""
     from dataclasses import replace
 
-    from modules.config import AlarmSettings, DomainSettings, WafSettings, load_environment
+    from contract.config import AlarmSettings, DomainSettings, WafSettings, load_environment
 
     prod = load_environment("prod", {})
     return replace(
@@ -266,7 +266,7 @@ def load_handler() -> ModuleType:
 
 def function_environment(table: str) -> dict[str, str]:
     """The variables the stack gives the function, for a table of the tests' own."""
-    from modules.api import CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS
+    from contract.functions import CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS
 
     return {
         "TABLE_NAME": table,

@@ -10,11 +10,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from contract.headers import content_security_policy
+from contract.outputs import StackOutputs
+from contract.site_files import PRIVATE_PREFIX
 from hooks.post_apply import main
 from hooks.release import page_references
-from modules.headers import content_security_policy
-from modules.outputs import StackOutputs
-from modules.site_files import PRIVATE_PREFIX
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 API_URL = "https://abc123.execute-api.eu-north-1.amazonaws.com/prod/users"

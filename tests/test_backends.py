@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from modules.config import ConfigError, load_environment
+from contract.config import ConfigError, load_environment
 from tests.conftest import synthesize
 
 

@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from modules.config import (
+from contract.config import (
     AlarmSettings,
     ApiSettings,
     BackendSettings,

@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from modules.config import (
+from contract.config import (
     LAMBDA_ARCHITECTURES,
     LAMBDA_RUNTIMES,
     LOG_RETENTION_DAYS,

@@ -15,8 +15,8 @@ import pytest
 from cdktf import App, LocalBackend, TerraformStack
 from cdktf_cdktf_provider_aws.provider import AwsProvider
 
+from contract.config import ApiSettings, ConfigError, EmulatorSettings, FunctionSettings, WafSettings, load_environment
 from modules.api import UserApi
-from modules.config import ApiSettings, ConfigError, EmulatorSettings, FunctionSettings, WafSettings, load_environment
 from modules.firewall import MANAGED_RULE_GROUPS, RATE_RULE, WebFirewall
 from modules.stack import AWS_PROVIDER_CONSTRAINT, local_provider_options
 from terraform_cli import Terraform

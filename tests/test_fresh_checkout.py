@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from modules.outputs import StackOutputs
+from contract.outputs import StackOutputs
 from terraform_cli import write_cli_config
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -61,7 +61,7 @@ def separate_emulator():
 
 def test_a_fresh_checkout_synthesizes_installs_the_provider_and_plans_on_the_first_run(checkout, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(checkout)}
-    command = [sys.executable, "-m", "review.plan", "prod", "--offline", "--out", str(tmp_path / "plans")]
+    command = [sys.executable, "-m", "operations.plan", "prod", "--offline", "--out", str(tmp_path / "plans")]
     done = subprocess.run(
         [*command, "--outdir", str(tmp_path / "cdktf.out")],
         cwd=checkout,

@@ -23,10 +23,10 @@ from typing import Any
 
 import pytest
 
+from contract.outputs import StackOutputs
 from local_stack import run
 from local_stack.emulator import deployed_function_code
 from local_stack.stack import LocalOptions, LocalStack, LocalStackError, constant_outputs, function_package
-from modules.outputs import StackOutputs
 
 PROJECT = Path(__file__).resolve().parent.parent
 # What moto changes on the distribution after apply (see README, "How local mode differs from AWS").

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from modules.outputs import OutputsError, StackOutputs
+from contract.outputs import OutputsError, StackOutputs
 
 VALUES = {
     "site_url": "https://d1.cloudfront.net/",

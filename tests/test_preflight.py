@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import boto3
 
-from modules.config import BackendSettings, DomainSettings, load_environment
+from contract.config import BackendSettings, DomainSettings, load_environment
 from operations import deploy, preflight
 from operations.preflight import Check, run_checks
 
@@ -77,7 +77,7 @@ def test_a_region_aws_does_not_have_fails_with_the_fix(aws, cli_config):
     check = checks_of(aws, cli_config, region="eu-north-9")["region"]
     assert check.ok is False
     assert check.detail.startswith("eu-north-9 is not a region of apigateway")
-    assert check.fix == "set region in modules/config.py to an AWS region such as eu-north-1"
+    assert check.fix == "set region in contract/config.py to an AWS region such as eu-north-1"
 
 
 # --- API Gateway's CloudWatch role ----------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 import json
 
-from modules.config import MANAGED_SECURITY_HEADERS_POLICY_ID
+from contract.config import MANAGED_SECURITY_HEADERS_POLICY_ID
 from modules.frontend import CACHING_OPTIMIZED_POLICY_ID
 
 

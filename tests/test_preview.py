@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from hooks.publish import PublishOptions, SiteClients, Target, publish_site
-from modules.config import (
+from contract.config import (
     PREVIEW_LOG_RETENTION_DAYS,
     ConfigError,
     EmulatorSettings,
     load_environment,
     selected_environments,
 )
-from modules.outputs import StackOutputs
+from contract.outputs import StackOutputs
+from hooks.publish import PublishOptions, SiteClients, Target, publish_site
 from operations import destroy
 from terraform_cli import Terraform
 from tests.conftest import synthesize

@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from modules.config import AlarmSettings, ConfigError, DomainSettings, load_environment
+from contract.config import AlarmSettings, ConfigError, DomainSettings, load_environment
+from contract.headers import content_security_policy
 from modules.frontend import ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY_ID, CACHING_DISABLED_POLICY_ID
-from modules.headers import content_security_policy
 from tests.conftest import synthesize, validation_errors
 
 DOMAIN = DomainSettings(domain_name="users.example.com", hosted_zone_id="Z0123456789ABCDEFGHIJ")

@@ -15,7 +15,9 @@ import pytest
 from modules.provider_imports import DISABLE_ENV, PACKAGE, install_lean_provider_import
 
 PROJECT = Path(__file__).resolve().parent.parent
-SYNTH = "import main; from modules.config import selected_environments; main.build_app(selected_environments()).synth()"
+SYNTH = (
+    "import main; from contract.config import selected_environments; main.build_app(selected_environments()).synth()"
+)
 
 
 def synth(outdir: Path, stock: bool) -> None:

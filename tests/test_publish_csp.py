@@ -7,9 +7,9 @@ import json
 
 import pytest
 
+from contract.headers import content_security_policy
 from hooks.post_apply import main
 from hooks.release import build_release
-from modules.headers import content_security_policy
 from tests.publishing import API_URL, hook_argv, make_site, objects, run, stack_outputs
 
 API_ORIGIN = "https://abc123.execute-api.eu-north-1.amazonaws.com"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from modules.config import AlarmSettings, ConfigError, DomainSettings, FunctionSettings, load_environment
-from review.plan import plan_stack
+from contract.config import AlarmSettings, ConfigError, DomainSettings, FunctionSettings, load_environment
+from operations.plan import plan_stack
 from terraform_cli import resource_changes
 from tests.conftest import synthesize
 

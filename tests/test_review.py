@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from modules.outputs import StackOutputs
-from review import plan as review_plan
-from review.summary import summarize
+from contract.outputs import StackOutputs
+from operations import plan as review_plan
+from operations.review import summarize
 from terraform_cli import resource_changes
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from cloudsplaining.scan.policy_document import PolicyDocument
 
-from review.summary import permissions
+from operations.review import permissions
 
 with warnings.catch_warnings():  # parliament imports pkg_resources, which warns on import
     warnings.simplefilter("ignore")

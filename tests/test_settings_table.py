@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from modules import settings_table
-from modules.config import EnvironmentSettings
-from modules.rules import Nested, Optional
+from contract import tables as settings_table
+from contract.config import EnvironmentSettings
+from contract.rules import Nested, Optional
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -27,7 +27,7 @@ def leaf_fields(kind: type, prefix: str = "") -> list[str]:
 
 
 def test_the_readme_table_is_generated_from_the_current_settings():
-    assert settings_table.main(["--check", str(README)]) == 0, "run: python -m modules.settings_table --write README.md"
+    assert settings_table.main(["--check", str(README)]) == 0, "run: python -m contract.tables --write README.md"
 
 
 def test_a_stale_table_is_detected(tmp_path, capsys):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from modules.outputs import StackOutputs
+from contract.outputs import StackOutputs
 from modules.stack import EMULATED_SERVICES
 
 

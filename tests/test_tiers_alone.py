@@ -12,9 +12,9 @@ from cdktf import TerraformStack
 from cdktf_cdktf_provider_aws.provider import AwsProvider
 from constructs import Construct
 
+from contract.config import AlarmSettings, ApiSettings, DataSettings, FunctionSettings, SiteSettings
 from modules.alarms import ErrorAlarms
 from modules.api import UserApi
-from modules.config import AlarmSettings, ApiSettings, DataSettings, FunctionSettings, SiteSettings
 from modules.data import UserTable
 from modules.frontend import SiteApi, StaticSite
 

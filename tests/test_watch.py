@@ -21,12 +21,12 @@ from pathlib import Path
 
 import pytest
 
+from contract.outputs import StackOutputs
 from local_stack.emulator import FAKE_CREDENTIALS
 from local_stack.process import LocalModeProcess, project_copy
 from local_stack.site import RELOAD_TAG, with_reload_script
 from local_stack.stack import DEFERRED, LocalOptions, function_package, plan_summary, split_resources
 from local_stack.watch import WatchedFolders
-from modules.outputs import StackOutputs
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -47,7 +47,7 @@ def test_an_edit_in_a_function_folder_updates_that_function():
 
 
 def test_an_edit_in_modules_is_an_infrastructure_change():
-    edits = FOLDERS.classify(["/p/modules/config.py"])
+    edits = FOLDERS.classify(["/p/contract/config.py"])
     assert edits.infrastructure
     assert not edits.functions
 
@@ -163,7 +163,7 @@ def test_an_infrastructure_edit_applies_only_what_changed(local_mode):
     local_mode.wait_for(r"^deferred ")  # before that, an infrastructure edit waits for the deferred apply
     mark = local_mode.mark()
     local_mode.edit(
-        "modules/config.py",
+        "contract/config.py",
         '        50,\n        "Stage-wide burst limit',
         '        40,\n        "Stage-wide burst limit',
     )

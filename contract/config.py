@@ -3,7 +3,7 @@
 Each environment is a tree of frozen dataclasses. Every field is declared with `setting(default, doc, rule)`:
 what it controls, why its default, and what it may be. Constructs take these typed settings and never invent
 defaults of their own. A bad value fails synth with a `ConfigError` naming the field and the allowed values, and
-the README's settings table is generated from these declarations (`python -m modules.settings_table`).
+the README's settings table is generated from these declarations (`python -m contract.tables`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
-from modules.rules import (
+from contract.rules import (
     Between,
     ConfigError,
     IsBool,

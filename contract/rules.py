@@ -3,7 +3,7 @@
 A field is declared with `setting(default, doc, rule)`: its meaning (`doc`) and its allowed values (`rule`) sit
 next to it. `Settings.__post_init__` checks every field against its rule and raises a `ConfigError` that names the
 field and the allowed values; the README's settings table is generated from the same declarations
-(`modules.settings_table`), so the documentation cannot drift from the checks.
+(`contract.tables`), so the documentation cannot drift from the checks.
 """
 
 from __future__ import annotations

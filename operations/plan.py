@@ -1,4 +1,4 @@
-"""`terraform plan` of a synthesized stack, saved for CI artifacts: `python -m review.plan prod --out plans/`.
+"""`terraform plan` of a synthesized stack, saved for CI artifacts: `python -m operations.plan prod --out plans/`.
 
 Writes <out>/<stack>.tfplan (the binary plan, for `terraform apply <file>`) and <out>/<stack>.plan.json
 (`terraform show -json`), and prints each change. Credentials and the state backend are the stack's own: run it
@@ -82,7 +82,7 @@ def render(changes: list[ResourceChange]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m review.plan", description=(__doc__ or "").split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m operations.plan", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("stack", help="the stack (environment) to plan, e.g. prod")
     parser.add_argument("--out", type=Path, default=PROJECT_DIR / "plans", help="where to save the plan (plans/)")
     parser.add_argument("--skip-synth", action="store_true", help="plan the synthesized stack as it is")
@@ -106,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     directory = args.outdir / "stacks" / args.stack
     if not args.skip_synth:
+        from contract.config import load_environment
         from main import synth
-        from modules.config import load_environment
 
         (directory,) = synth([load_environment(args.stack)], args.outdir).values()
     try:

@@ -1,4 +1,4 @@
-"""A reviewer's summary of a synthesized stack: `python -m review.summary prod [--json] [--hcl DIR]`."""
+"""A reviewer's summary of a synthesized stack: `python -m operations.review prod [--json] [--hcl DIR]`."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ TIERS = {"UserTable": "data", "UserApi": "logic", "StaticSite": "presentation"}
 
 def synthesize(stack: str, outdir: Path) -> dict[str, Any]:
     """Synthesize one stack with the app's own entry point and return its Terraform JSON."""
+    from contract.config import load_environment
     from main import synth
-    from modules.config import load_environment
 
     (directory,) = synth([load_environment(stack)], outdir).values()
     config: dict[str, Any] = json.loads((directory / "cdk.tf.json").read_text())
@@ -186,7 +186,7 @@ def write_hcl(stack: str, directory: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m review.summary", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m operations.review", description=__doc__)
     parser.add_argument("stack", help="the stack (environment) to summarize, e.g. prod")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--hcl", type=Path, metavar="DIR", help="also write `cdktf synth --hcl` output to DIR")
