@@ -9,6 +9,7 @@ from cdktf import App
 
 from contract.config import EnvironmentSettings, selected_environments
 from modules.stack import UserAppStack
+from terraform_cli.workspace import StackWorkspace
 
 
 def build_app(environments: Iterable[EnvironmentSettings], outdir: str | None = None) -> App:
@@ -19,11 +20,11 @@ def build_app(environments: Iterable[EnvironmentSettings], outdir: str | None = 
     return app
 
 
-def synth(environments: Iterable[EnvironmentSettings], outdir: Path) -> dict[str, Path]:
-    """Synthesize the stacks into `outdir`; returns each stack's folder (where Terraform runs) by name."""
+def synth(environments: Iterable[EnvironmentSettings], outdir: Path) -> dict[str, StackWorkspace]:
+    """Synthesize the stacks into `outdir`; returns each stack's workspace (where Terraform runs) by name."""
     environments = list(environments)
     build_app(environments, str(outdir)).synth()
-    return {settings.name: outdir / "stacks" / settings.name for settings in environments}
+    return {settings.name: StackWorkspace(settings.name, outdir) for settings in environments}
 
 
 if __name__ == "__main__":

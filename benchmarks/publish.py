@@ -28,7 +28,8 @@ sys.path.insert(0, str(PROJECT))
 
 import boto3  # noqa: E402
 
-from local_stack.emulator import FAKE_CREDENTIALS, start_emulator  # noqa: E402
+from contract.config import FAKE_CREDENTIALS  # noqa: E402
+from local_stack.emulator import start_emulator  # noqa: E402
 
 AWS_CLI = PROJECT / "tools" / "awscli" / ".venv" / "bin" / "aws"
 

@@ -79,6 +79,12 @@ LOG_RETENTION_DAYS = (
 MANAGED_SECURITY_HEADERS_POLICY_ID = "67f7725c-6f97-4210-82d7-5512b31e9d03"
 DEFAULT_SEED_ITEM = {"userId": "1", "name": "Test User", "email": "test@example.com"}
 LOCAL_REGION = "us-east-1"
+# Where local mode listens by default: loopback only. The emulator's port is any free one when local mode runs;
+# LOCAL_EMULATOR_URL names one for a plain `cdktf synth`/`deploy local` against an emulator you started.
+LOCAL_HOST = "127.0.0.1"
+LOCAL_SITE_PORT, LOCAL_API_PORT, LOCAL_EMULATOR_PORT = 8080, 8081, 5000
+# Credentials the emulator accepts in local mode; never real ones.
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 _DNS_NAME = Matches(
     r"(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", "a lowercase DNS name such as www.example.com"
@@ -388,7 +394,7 @@ class EmulatorSettings(Settings):
 
     prefix: ClassVar[str] = "emulator"
 
-    url: str = setting("http://127.0.0.1:5000", "The emulator's endpoint, used for every AWS service.", IsOrigin())
+    url: str = setting(f"http://{LOCAL_HOST}:{LOCAL_EMULATOR_PORT}", "The emulator's endpoint, used for every AWS service.", IsOrigin())
     api_origin: str | None = setting(
         None,
         "Where the local gateway serves the API. The stack's API URLs and the page's CSP then name it "
@@ -505,11 +511,17 @@ def prod_environment(env: Mapping[str, str]) -> EnvironmentSettings:
 
 
 def local_environment(
-    *, emulator_url: str, site_origin: str, api_origin: str | None = None, same_origin: bool = False
+    *,
+    emulator_url: str,
+    site_origin: str,
+    api_origin: str | None = None,
+    same_origin: bool = False,
+    project: str | None = None,
 ) -> EnvironmentSettings:
     """Local mode: the same stack with every endpoint at `emulator_url`, served by local servers at `site_origin`
-    (and `api_origin`, the local gateway), with what an emulator cannot do or need turned off."""
-    return EnvironmentSettings(
+    (and `api_origin`, the local gateway), with what an emulator cannot do or need turned off. `project` (default:
+    the project's own name) starts every resource name, so stacks in one emulator can have names of their own."""
+    settings = EnvironmentSettings(
         name="local",
         region=LOCAL_REGION,
         emulator=EmulatorSettings(url=emulator_url, api_origin=api_origin),
@@ -525,13 +537,14 @@ def local_environment(
             force_destroy_bucket=True,
         ),
     )
+    return replace(settings, project=project) if project else settings
 
 
 def _local_from(env: Mapping[str, str]) -> EnvironmentSettings:
     # `cdktf synth` of every stack: the local runner passes its real ports to local_environment() directly.
     return local_environment(
-        emulator_url=env.get("LOCAL_EMULATOR_URL", "http://127.0.0.1:5000"),
-        site_origin=env.get("LOCAL_SITE_ORIGIN", "http://127.0.0.1:8080"),
+        emulator_url=env.get("LOCAL_EMULATOR_URL", EmulatorSettings.url),
+        site_origin=env.get("LOCAL_SITE_ORIGIN", f"http://{LOCAL_HOST}:{LOCAL_SITE_PORT}"),
         api_origin=env.get("LOCAL_API_ORIGIN") or None,
         same_origin=env.get("LOCAL_API_SAME_ORIGIN", "") == "1",
     )

@@ -1,21 +1,30 @@
-"""The embedded AWS emulator: moto's server in a thread of this process, on 127.0.0.1."""
+"""The embedded AWS emulator: moto's server in a thread of this process, on 127.0.0.1.
+
+moto keeps its state per process, by account. Each emulator answers as an account of its own (moto's
+`x-moto-account-id`, set on every request it serves), so two emulators in one process never see each other's
+resources, as two AWS accounts would not.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import socket
-from dataclasses import dataclass
-from typing import Any
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
 
-from contract.config import LOCAL_REGION
+from contract.config import FAKE_CREDENTIALS, LOCAL_HOST, LOCAL_REGION
 
-# Credentials the emulator accepts; never real ones.
-FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
 # The emulator answers at once or not at all: fail in seconds rather than hang.
 CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=60, retries={"mode": "standard", "max_attempts": 3})
 
@@ -82,16 +91,32 @@ def _let_delete_markers_be_disposed() -> None:
         FakeDeleteMarker.dispose = lambda self, garbage=False: None  # type: ignore[attr-defined]
 
 
+class _AsAccount:
+    """moto's WSGI app, answering every request as `account_id`."""
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self.app = app
+        self.account_id = ""
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        return self.app({**environ, "HTTP_X_MOTO_ACCOUNT_ID": self.account_id}, start_response)
+
+
 @dataclass
 class Emulator:
-    """A running emulator; `url` is its endpoint for every service."""
+    """A running emulator; `url` is its endpoint for every service, `account_id` the account it answers as."""
 
-    server: ThreadedMotoServer
+    server: BaseWSGIServer
     url: str
+    account_id: str
     region: str = LOCAL_REGION
+    _thread: threading.Thread | None = field(default=None, repr=False)
 
     def stop(self) -> None:
-        self.server.stop()
+        self.server.shutdown()
+        self.server.server_close()
+        if self._thread:
+            self._thread.join()
 
     def environment(self) -> dict[str, str]:
         """The standard variables that send an AWS SDK, CLI or Terraform to the emulator, for child processes."""
@@ -119,19 +144,20 @@ def emulator_client(url: str, service: str, region: str = LOCAL_REGION) -> Any:
     )
 
 
-def start_emulator(host: str = "127.0.0.1", port: int = 0) -> Emulator:
-    """Start moto on `host:port` (0: any free port) and return it once it accepts connections.
-
-    moto keeps its state in the process: two emulators in one process share it (two processes never do).
-    """
+def start_emulator(host: str = LOCAL_HOST, port: int = 0) -> Emulator:
+    """Start moto on `host:port` (0: any free port), as an account of its own (the port's number, as 12
+    digits), and return it once it accepts connections."""
     ensure_free(host, port, "the AWS emulator")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request would drown the output
     _evaluate_the_owners_statements_only()
     _let_delete_markers_be_disposed()
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-    server.start()
-    bound_host, bound_port = server.get_host_and_port()
-    return Emulator(server=server, url=f"http://{bound_host}:{bound_port}")
+    app = _AsAccount(DomainDispatcherApplication(create_backend_app))
+    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    bound_host, bound_port = str(server.server_address[0]), int(server.server_address[1])
+    app.account_id = f"{bound_port:012d}"  # unique among the emulators running on this machine
+    thread = threading.Thread(target=server.serve_forever, name=f"emulator :{bound_port}", daemon=True)
+    thread.start()
+    return Emulator(server, f"http://{bound_host}:{bound_port}", app.account_id, _thread=thread)
 
 
 def deployed_function_code(function_arn: str) -> bytes:

@@ -3,7 +3,7 @@
 Starts the AWS emulator (moto), synthesizes the `local` stack and applies it with the real Terraform CLI and AWS
 provider (every endpoint at the emulator), publishes web/ with the post-apply hook, and serves the site and the
 API on two 127.0.0.1 ports (so the browser makes real cross-origin calls) until Ctrl-C or SIGTERM. Meanwhile it
-watches web/, functions/ and modules/ and brings the running stack up to date with each edit.
+watches web/, functions/, modules/ and contract/ and brings the running stack up to date with each edit.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="pipenv run local", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--site-port", type=int, default=LocalOptions.site_port, help="default %(default)s")
     parser.add_argument("--api-port", type=int, default=LocalOptions.api_port, help="default %(default)s")
-    parser.add_argument("--emulator-port", type=int, default=0, help="default: any free port")
+    parser.add_argument("--emulator-port", type=int, default=LocalOptions.emulator_port, help="default: any free port")
     parser.add_argument(
         "--same-origin",
         action="store_true",
@@ -37,7 +37,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--no-watch",
         action="store_true",
-        help="do not watch web/, functions/ and modules/ for edits (nor reload open pages)",
+        help="do not watch web/, functions/, modules/ and contract/ for edits (nor reload open pages)",
     )
     parser.add_argument(
         "--work-dir",
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"outputs: {stack.outputs_file}")
         if not args.no_watch:
             watcher.start()
-            print("watching web/, functions/ and modules/ (--no-watch turns it off)")
+            print("watching web/, functions/, modules/ and contract/ (--no-watch turns it off)")
         print("serving until Ctrl-C", flush=True)
         stack.stopping.wait()
     except KeyboardInterrupt:

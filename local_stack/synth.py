@@ -15,8 +15,6 @@ from pathlib import Path
 
 from contract.config import EnvironmentSettings
 
-STACK = "local"
-
 
 def synth_command(settings: EnvironmentSettings, outdir: Path) -> list[str]:
     """The command that synthesizes `settings` (a local environment) into `outdir`."""
@@ -24,6 +22,7 @@ def synth_command(settings: EnvironmentSettings, outdir: Path) -> list[str]:
     assert emulator is not None, "only the local environment is synthesized this way"
     command = [sys.executable, "-m", "local_stack.synth", str(outdir), "--emulator-url", emulator.url]
     command += ["--site-origin", settings.site.site_origin or "", "--api-origin", emulator.api_origin or ""]
+    command += ["--project", settings.project]
     return command + (["--same-origin"] if settings.site.api_same_origin else [])
 
 
@@ -55,12 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--site-origin", required=True)
     parser.add_argument("--api-origin", default="")
     parser.add_argument("--same-origin", action="store_true")
+    parser.add_argument("--project", default=None)
     args = parser.parse_args(argv)
     settings = local_environment(
         emulator_url=args.emulator_url,
         site_origin=args.site_origin,
         api_origin=args.api_origin or None,
         same_origin=args.same_origin,
+        project=args.project,
     )
     synth([settings], args.outdir)
     return 0

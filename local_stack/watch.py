@@ -3,9 +3,10 @@
 - web/: published through the post-apply hook (only what changed is uploaded, the invalidation is made), and open
   pages reload themselves;
 - functions/<name>/: the function's code is updated in the emulator and the next request runs it;
-- modules/: the stack is synthesized again in a process of its own and applied incrementally (only what changed),
-  then the site is republished if an output the page uses changed. A synth or Terraform error is printed as
-  Python or Terraform wrote it, and the stack keeps serving what it served.
+- modules/ and contract/ (the constructs and the settings): the stack is synthesized again in a process of its
+  own and applied incrementally (only what changed), then the site is republished if an output the page uses
+  changed. A synth or Terraform error is printed as Python or Terraform wrote it, and the stack keeps serving
+  what it served.
 
 watchfiles (Rust's notify) reports a burst of saves — an editor writing several files — as one set of changes,
 which is one action per kind of edit.
@@ -48,22 +49,22 @@ class Edits:
 class WatchedFolders:
     web: Path
     functions: Path
-    modules: Path
+    infrastructure: tuple[Path, ...]  # what the stack is synthesized from: modules/ and contract/
 
     @classmethod
     def of(cls, stack: LocalStack) -> WatchedFolders:
-        project = stack.options.project_dir
-        return cls(stack.options.web_dir.resolve(), (project / "functions").resolve(), (project / "modules").resolve())
+        project = stack.options.project_dir.resolve()
+        return cls(stack.options.web_dir.resolve(), project / "functions", (project / "modules", project / "contract"))
 
     def existing(self) -> list[Path]:
-        return [folder for folder in (self.web, self.functions, self.modules) if folder.is_dir()]
+        return [folder for folder in (self.web, self.functions, *self.infrastructure) if folder.is_dir()]
 
     def classify(self, paths: Iterable[str]) -> Edits:
         web, infrastructure, functions = False, False, set()
         for path in map(Path, paths):
             if path.is_relative_to(self.web):
                 web = True
-            elif path.is_relative_to(self.modules):
+            elif any(path.is_relative_to(folder) for folder in self.infrastructure):
                 infrastructure = True
             elif path.is_relative_to(self.functions) and len(path.relative_to(self.functions).parts) > 1:
                 functions.add(path.relative_to(self.functions).parts[0])

@@ -27,9 +27,8 @@ from modules.api import UserApi
 from modules.data import UserTable
 from modules.firewall import WebFirewall
 from modules.frontend import CustomDomain, SiteApi, StaticSite
+from terraform_cli import AWS_PROVIDER_CONSTRAINT, local_state_path
 
-# The 20.x bindings are generated for provider 5.99; 5.100.0 is the final 5.x release.
-AWS_PROVIDER_CONSTRAINT = "~> 5.99"
 # Every service the stack talks to; in local mode each is pointed at the emulator.
 EMULATED_SERVICES = (
     "acm",
@@ -47,13 +46,6 @@ EMULATED_SERVICES = (
     "sts",
     "wafv2",
 )
-
-
-def local_state_path(stack: str) -> str:
-    """The local backend's state file, relative to the stack's folder (<outdir>/stacks/<stack>, where Terraform
-    runs): beside <outdir>, so at the project root for cdktf.out. Relative, so the output is the same on every
-    machine."""
-    return f"../../../terraform.{stack}.tfstate"
 
 
 def local_provider_options(emulator: EmulatorSettings) -> dict[str, Any]:

@@ -20,10 +20,10 @@ from contract.config import ConfigError, load_environment
 from contract.outputs import OutputsError, StackOutputs
 from hooks.publish import PublishError, PublishOptions, Target, publish_site
 from operations.preflight import run_checks
-from operations.stacks import initialized
-from terraform_cli import PROJECT_DIR, TerraformError, write_cli_config
+from terraform_cli import PROJECT_DIR, StackWorkspace, TerraformError, write_cli_config
+from terraform_cli.runner import print_message
+from terraform_cli.workspace import DEFAULT_OUTDIR
 
-OUTDIR = PROJECT_DIR / "cdktf.out"
 DEFAULT_SOURCE = PROJECT_DIR / "web"
 
 
@@ -40,21 +40,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=3600.0,
         help="give up on a Terraform phase after this many seconds (default 3600)",
     )
-    parser.add_argument("--outdir", type=Path, default=OUTDIR, help="where to synthesize (default: cdktf.out)")
+    parser.add_argument("--outdir", type=Path, default=DEFAULT_OUTDIR, help="where to synthesize (default: cdktf.out)")
     return parser.parse_args(argv)
 
 
 def deploy(stack: str, outdir: Path, timeout: float) -> StackOutputs:
     """Synthesize, init and apply `stack`; return its outputs, also written to <outdir>/<stack>.outputs.json."""
-    terraform = initialized(stack, outdir, timeout)
+    workspace = StackWorkspace(stack, outdir).synthesize()
+    terraform = workspace.initialized(on_message=print_message, timeout=timeout)
     outputs = StackOutputs.from_terraform(terraform.apply(), "terraform apply")
-    outputs.to_outputs_file(outdir / f"{stack}.outputs.json", stack)
+    outputs.to_outputs_file(workspace.outputs_file, stack)
     return outputs
 
 
 def preflight(stack: str, outdir: Path) -> bool:
     """The preflight checks, printed; True when every one passed."""
-    checks = run_checks(load_environment(stack), boto3.session.Session(), write_cli_config(outdir / "terraform.rc"))
+    cli_config = write_cli_config(StackWorkspace(stack, outdir).cli_config_file)
+    checks = run_checks(load_environment(stack), boto3.session.Session(), cli_config)
     for check in checks:
         print(check.line(), flush=True)
     return all(check.ok for check in checks)

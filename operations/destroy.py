@@ -13,14 +13,15 @@ import sys
 from pathlib import Path
 
 from contract.config import ConfigError, is_preview
-from operations.stacks import initialized
-from terraform_cli import PROJECT_DIR, TerraformError
+from terraform_cli import StackWorkspace, TerraformError
+from terraform_cli.runner import print_message
+from terraform_cli.workspace import DEFAULT_OUTDIR
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m operations.destroy", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("stack", help="the preview environment to destroy, e.g. preview-pr-42")
-    parser.add_argument("--outdir", type=Path, default=PROJECT_DIR / "cdktf.out", help="where to synthesize")
+    parser.add_argument("--outdir", type=Path, default=DEFAULT_OUTDIR, help="where to synthesize")
     parser.add_argument("--timeout", type=float, default=3600.0, help="give up after this many seconds")
     return parser.parse_args(argv)
 
@@ -32,7 +33,8 @@ def destroy(stack: str, outdir: Path, timeout: float) -> None:
             f"environment: {stack!r} is not allowed; allowed values: a preview, preview-<slug> (only previews are "
             "destroyed by this command; prod keeps its data, and local mode's stack ends with its emulator)"
         )
-    initialized(stack, outdir, timeout).destroy()
+    workspace = StackWorkspace(stack, outdir).synthesize()
+    workspace.initialized(on_message=print_message, timeout=timeout).destroy()
 
 
 def main(argv: list[str] | None = None) -> int:

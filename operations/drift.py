@@ -20,11 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from contract.config import LOCAL_REGION, ConfigError
-from local_stack.emulator import FAKE_CREDENTIALS
-from local_stack.stack import LocalOptions
-from operations.stacks import initialized
-from terraform_cli import PROJECT_DIR, Terraform, TerraformError
+from contract.config import FAKE_CREDENTIALS, LOCAL_REGION, ConfigError
+from terraform_cli import StackWorkspace, Terraform, TerraformError
+from terraform_cli.workspace import DEFAULT_OUTDIR, LOCAL_WORK_DIR
 
 NO_DRIFT, DRIFT, ERROR = 0, 2, 1
 # What moto reports differently from what the provider wrote, on every refresh: not changes made outside
@@ -144,40 +142,39 @@ def read_report(plan: Mapping[str, Any], config: Mapping[str, Any], *, emulated:
     return Report(drift, not_set, artifacts)
 
 
-def report(terraform: Terraform, plan_file: Path, *, emulated: bool = False) -> Report:
-    """A refresh-only plan of the stack `terraform` runs in, read."""
+def report(workspace: StackWorkspace, terraform: Terraform, *, emulated: bool = False) -> Report:
+    """A refresh-only plan of the stack in `workspace` (which `terraform` runs in), read."""
+    plan_file = workspace.plan_file("drift")
     terraform.plan(plan_file, refresh_only=True)
-    config = json.loads((terraform.directory / "cdk.tf.json").read_text())
-    return read_report(terraform.show(plan_file), config, emulated=emulated)
+    return read_report(terraform.show(plan_file), workspace.config(), emulated=emulated)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m operations.drift", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("stack", help="the stack (environment) to check, e.g. prod, or local for the running one")
-    parser.add_argument("--outdir", type=Path, default=PROJECT_DIR / "cdktf.out", help="where to synthesize")
-    parser.add_argument("--work-dir", type=Path, default=LocalOptions.work_dir, help="local: its work directory")
+    parser.add_argument("--outdir", type=Path, default=DEFAULT_OUTDIR, help="where to synthesize")
+    parser.add_argument("--work-dir", type=Path, default=LOCAL_WORK_DIR, help="local: its work directory")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     return parser.parse_args(argv)
 
 
-def terraform_for(args: argparse.Namespace) -> tuple[Terraform, Path]:
-    """Terraform in the stack's folder, and where the plan goes."""
+def terraform_for(args: argparse.Namespace) -> tuple[StackWorkspace, Terraform]:
+    """The stack's workspace, and Terraform in it."""
     if args.stack == "local":
-        directory = args.work_dir / "cdktf.out" / "stacks" / "local"
-        if not (directory / "cdk.tf.json").exists() or not (args.work_dir / "terraform.local.tfstate").exists():
+        workspace = StackWorkspace.local(args.work_dir)
+        if not workspace.is_synthesized() or not workspace.state_file.exists():
             raise FileNotFoundError(f"no local stack is running in {args.work_dir}: start `pipenv run local` first")
         env = {**FAKE_CREDENTIALS, "AWS_REGION": LOCAL_REGION}  # the endpoints are in the synthesized config
-        return Terraform(
-            directory, args.work_dir / "terraform.rc", env=env, timeout=600
-        ), args.work_dir / "drift.tfplan"
-    return initialized(args.stack, args.outdir, 1800, progress=False), args.outdir / f"{args.stack}.drift.tfplan"
+        return workspace, workspace.terraform(env=env, timeout=600)
+    workspace = StackWorkspace(args.stack, args.outdir).synthesize()
+    return workspace, workspace.initialized(timeout=1800)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        terraform, plan_file = terraform_for(args)
-        found = report(terraform, plan_file, emulated=args.stack == "local")
+        workspace, terraform = terraform_for(args)
+        found = report(workspace, terraform, emulated=args.stack == "local")
     except (ConfigError, TerraformError, FileNotFoundError) as exc:
         print(f"drift: error: {exc}", file=sys.stderr)
         if args.json:

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import tempfile
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from terraform_cli import PROJECT_DIR, ResourceChange, Terraform, TerraformError, resource_changes, write_cli_config
+from terraform_cli import PROJECT_DIR, StackWorkspace, TerraformError, render_changes, resource_changes
+from terraform_cli.workspace import DEFAULT_OUTDIR
 
 OFFLINE_PROVIDER = {
     "access_key": "offline",
@@ -32,53 +31,40 @@ OFFLINE_PROVIDER = {
 }
 
 
-def offline_copy(directory: Path, scratch: Path) -> Path:
+def offline_copy(workspace: StackWorkspace, scratch: Path) -> StackWorkspace:
     """A copy of a synthesized stack that plans without AWS: fake credentials, no look-ups, empty local state."""
-    copy = scratch / directory.name
-    shutil.copytree(directory, copy, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "*.tfplan"))
-    config = json.loads((copy / "cdk.tf.json").read_text())
+    copy = workspace.copied_to(scratch)
+    config = copy.config()
     for provider in config["provider"]["aws"]:
         provider.update(OFFLINE_PROVIDER)
     config["terraform"].pop("cloud", None)
     config["terraform"]["backend"] = {"local": {"path": "offline.tfstate"}}
-    (copy / "cdk.tf.json").write_text(json.dumps(config, indent=2))
+    copy.write_config(config)
     return copy
 
 
 def plan_stack(
-    directory: Path, out: Path, cli_config: Path, *, offline: bool = False, timeout: float | None = None
+    workspace: StackWorkspace, out: Path, *, offline: bool = False, timeout: float | None = None
 ) -> dict[str, Any]:
-    """Init and plan the stack synthesized into `directory`; return `terraform show -json` of the plan. A plan
-    running longer than `timeout` seconds is stopped, naming what it waited on; Terraform's progress goes to
+    """Init and plan the synthesized stack; return `terraform show -json` of the plan, also saved in `out`. A
+    plan running longer than `timeout` seconds is stopped, naming what it waited on; Terraform's progress goes to
     stderr as it comes."""
-    if not (directory / "cdk.tf.json").is_file():
-        raise TerraformError(f"{directory}/cdk.tf.json not found: synthesize first (drop --skip-synth)")
+    if not workspace.is_synthesized():
+        raise TerraformError(f"{workspace.config_file} not found: synthesize first (drop --skip-synth)")
     out.mkdir(parents=True, exist_ok=True)
-    plan_file = out / f"{directory.name}.tfplan"
+    plan_file = out / f"{workspace.stack}.tfplan"
     with tempfile.TemporaryDirectory(prefix="offline-plan-") as scratch:
-        terraform = Terraform(
-            offline_copy(directory, Path(scratch)) if offline else directory,
-            cli_config,
-            on_message=_progress,
-            timeout=timeout,
-        )
-        terraform.init()
+        planned = offline_copy(workspace, Path(scratch)) if offline else workspace
+        terraform = planned.initialized(on_message=_progress, timeout=timeout)
         terraform.plan(plan_file, refresh=not offline)
         plan = terraform.show(plan_file)
-    (out / f"{directory.name}.plan.json").write_text(json.dumps(plan))
+    (out / f"{workspace.stack}.plan.json").write_text(json.dumps(plan))
     return plan
 
 
 def _progress(kind: str, text: str) -> None:
     if kind in ("refresh_start", "apply_progress", "diagnostic"):
         print(f"  {text}", file=sys.stderr, flush=True)
-
-
-def render(changes: list[ResourceChange]) -> str:
-    counts = Counter(change.action for change in changes)
-    lines = [f"{change.action:<14} {change.address}" for change in changes]
-    lines.append(f"{len(changes)} change(s): " + (", ".join(f"{n} {a}" for a, n in sorted(counts.items())) or "none"))
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,24 +86,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--outdir",
         type=Path,
-        default=PROJECT_DIR / "cdktf.out",
+        default=DEFAULT_OUTDIR,
         help="where the app is synthesized (cdktf.out; local mode uses .local/cdktf.out)",
     )
     args = parser.parse_args(argv)
-    directory = args.outdir / "stacks" / args.stack
-    if not args.skip_synth:
-        from contract.config import load_environment
-        from main import synth
-
-        (directory,) = synth([load_environment(args.stack)], args.outdir).values()
+    workspace = StackWorkspace(args.stack, args.outdir)
     try:
-        plan = plan_stack(
-            directory, args.out, write_cli_config(args.out / "terraform.rc"), offline=args.offline, timeout=args.timeout
-        )
+        if not args.skip_synth:
+            workspace.synthesize()
+        plan = plan_stack(workspace, args.out, offline=args.offline, timeout=args.timeout)
     except TerraformError as exc:
         print(f"plan: error: {exc}", file=sys.stderr)
         return 1
-    print(render(resource_changes(plan)))
+    print(render_changes(resource_changes(plan)))
     print(f"saved {args.out / (args.stack + '.tfplan')} and {args.out / (args.stack + '.plan.json')}")
     return 0
 

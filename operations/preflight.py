@@ -23,8 +23,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from contract.config import ConfigError, DomainSettings, EnvironmentSettings, load_environment
-from modules.stack import AWS_PROVIDER_CONSTRAINT
-from terraform_cli import Terraform, TerraformError, write_cli_config
+from terraform_cli import AWS_PROVIDER_CONSTRAINT, Terraform, TerraformError, write_cli_config
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -13,20 +13,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from terraform_cli import PROJECT_DIR, cdktf_command
+from terraform_cli import PROJECT_DIR, StackWorkspace, cdktf_command
 
 # Construct ids of the tiers (modules/stack.py) -> the tier's name.
 TIERS = {"UserTable": "data", "UserApi": "logic", "StaticSite": "presentation"}
-
-
-def synthesize(stack: str, outdir: Path) -> dict[str, Any]:
-    """Synthesize one stack with the app's own entry point and return its Terraform JSON."""
-    from contract.config import load_environment
-    from main import synth
-
-    (directory,) = synth([load_environment(stack)], outdir).values()
-    config: dict[str, Any] = json.loads((directory / "cdk.tf.json").read_text())
-    return config
 
 
 def _tier(resource: dict[str, Any]) -> str:
@@ -192,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hcl", type=Path, metavar="DIR", help="also write `cdktf synth --hcl` output to DIR")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="review-") as outdir:
-        summary = summarize(synthesize(args.stack, Path(outdir)))
+        summary = summarize(StackWorkspace(args.stack, Path(outdir)).synthesize().config())
     print(json.dumps(summary, indent=2) if args.json else render(summary))
     if args.hcl:
         write_hcl(args.stack, args.hcl)

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 MIRROR_ENV = "TF_PROVIDER_MIRROR"
+# The provider the stack is synthesized for: the 20.x bindings are generated for 5.99; 5.100.0 is the final 5.x.
+AWS_PROVIDER_CONSTRAINT = "~> 5.99"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 

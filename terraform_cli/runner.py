@@ -74,6 +74,24 @@ class ResourceChange:
         return "replace" if set(self.actions) == {"create", "delete"} else "/".join(self.actions)
 
 
+def render_changes(changes: Sequence[ResourceChange], *, one_line: bool = False) -> str:
+    """What a plan or an apply changes. One line: "1 create (aws_b.y); 2 update (aws_a.x, aws_c.z)", naming up
+    to three resources per action; otherwise a line per resource, then the totals ("3 change(s): 1 create, …")."""
+    by_action: dict[str, list[str]] = {}
+    for change in changes:
+        by_action.setdefault(change.action, []).append(change.address)
+    if one_line:
+        return "; ".join(
+            f"{len(addresses)} {action} ({', '.join(addresses[:3])}"
+            + (f", … {len(addresses) - 3} more)" if len(addresses) > 3 else ")")
+            for action, addresses in sorted(by_action.items())
+        )
+    lines = [f"{change.action:<14} {change.address}" for change in changes]
+    totals = ", ".join(f"{len(addresses)} {action}" for action, addresses in sorted(by_action.items()))
+    lines.append(f"{len(changes)} change(s): {totals or 'none'}")
+    return "\n".join(lines)
+
+
 def resource_changes(plan: Mapping[str, Any], key: str = "resource_changes") -> list[ResourceChange]:
     """The changes in `terraform show -json` of a plan (`key`="resource_drift" for what changed outside)."""
     found = []
@@ -95,7 +113,7 @@ class _Run:
     in_flight: dict[str, str] = field(default_factory=dict)  # address -> what Terraform was doing
     outputs: dict[str, Any] = field(default_factory=dict)
     plain: deque[str] = field(default_factory=lambda: deque(maxlen=20))  # lines that were not JSON
-    planned: list[tuple[str, str]] = field(default_factory=list)  # (action, address) of a plan's changes
+    planned: list[ResourceChange] = field(default_factory=list)  # a plan's changes (no attributes in -json)
 
     def read(self, message: dict[str, Any], *, stopping: bool = False) -> None:
         """Take in one message; once stopping, what was in flight stays as it was (what it waited on)."""
@@ -119,7 +137,8 @@ class _Run:
             self.outputs = message.get("outputs", {})
         elif kind == "planned_change":
             change = message.get("change", {})
-            self.planned.append((str(change.get("action")), str(change.get("resource", {}).get("addr"))))
+            address = str(change.get("resource", {}).get("addr"))
+            self.planned.append(ResourceChange(address, (str(change.get("action")),), ()))
 
     def reason(self) -> str:
         errors = [d for d in self.diagnostics if d.severity == "error"]
@@ -167,8 +186,8 @@ class Terraform:
         refresh_only: bool = False,
         refresh: bool = True,
         targets: Iterable[str] = (),
-    ) -> list[tuple[str, str]]:
-        """Plan (into `plan_file`, if given); returns the (action, address) of each change it plans."""
+    ) -> list[ResourceChange]:
+        """Plan (into `plan_file`, if given); returns each change it plans (without attributes)."""
         args = ["plan", "-input=false", LOCK_TIMEOUT]
         args += ["-destroy"] if destroy else []
         args += ["-refresh-only"] if refresh_only else []
@@ -183,9 +202,9 @@ class Terraform:
         args += [str(plan_file.resolve())] if plan_file else ["-auto-approve", *[f"-target={t}" for t in targets]]
         return self._stream("apply", args).outputs
 
-    def apply_changes(self, *, refresh: bool = True) -> tuple[list[tuple[str, str]], dict[str, Any]]:
-        """Plan and apply in one run (-auto-approve); returns the (action, address) of each change it made, and
-        the outputs. One run loads the provider's schema once, where plan-then-apply loads it twice."""
+    def apply_changes(self, *, refresh: bool = True) -> tuple[list[ResourceChange], dict[str, Any]]:
+        """Plan and apply in one run (-auto-approve); returns each change it made (without attributes), and the
+        outputs. One run loads the provider's schema once, where plan-then-apply loads it twice."""
         args = ["apply", "-input=false", LOCK_TIMEOUT, "-auto-approve", *([] if refresh else ["-refresh=false"])]
         run = self._stream("apply", args)
         return run.planned, run.outputs
@@ -307,6 +326,11 @@ class Terraform:
                 continue
             _interrupt(process)
             return
+
+
+def print_message(kind: str, text: str) -> None:
+    """An `on_message` that prints Terraform's progress as it comes, as the CLI would."""
+    print(text, flush=True)
 
 
 def _interrupt(process: subprocess.Popen[str]) -> None:

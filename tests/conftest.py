@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from terraform_cli import StackWorkspace
+
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 HANDLER_PATH = Path(__file__).resolve().parent.parent / "functions" / "get_user" / "handler.py"
@@ -27,11 +29,15 @@ LOCAL_ENV = {"LOCAL_EMULATOR_URL": "http://127.0.0.1:4599", "LOCAL_SITE_ORIGIN":
 
 @dataclass(frozen=True)
 class SynthesizedStack:
-    """One stack's synthesized Terraform JSON and the folder Terraform runs in."""
+    """One stack's synthesized Terraform JSON and its workspace (the folder Terraform runs in)."""
 
     name: str
-    directory: Path
+    workspace: StackWorkspace
     config: dict[str, Any]
+
+    @property
+    def directory(self) -> Path:
+        return self.workspace.directory
 
     @property
     def text(self) -> str:
@@ -61,8 +67,8 @@ def synthesize(settings: list[Any], outdir: Path) -> dict[str, SynthesizedStack]
     from main import synth
 
     return {
-        name: SynthesizedStack(name, directory, json.loads((directory / "cdk.tf.json").read_text()))
-        for name, directory in synth(settings, outdir).items()
+        name: SynthesizedStack(name, workspace, workspace.config())
+        for name, workspace in synth(settings, outdir).items()
     }
 
 
@@ -111,56 +117,6 @@ def prod_all(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedStack:
 @pytest.fixture(scope="session")
 def local(synthesized: dict[str, SynthesizedStack]) -> SynthesizedStack:
     return synthesized["local"]
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "runs_last: tear-down checks that must run after every other test")
-
-
-# The fixtures that stand a local stack up in the test process, and the modules that use them. `pipenv run test`
-# runs on two workers (pytest-xdist); each module is one unit of work, and these modules together are one: the
-# shared stack is deployed once, and the same-origin stack, whose names are the shared one's, comes after the shared
-# one is destroyed, as in a serial run (moto's state is per process, so two such stacks in one worker would collide).
-LOCAL_STACK_FIXTURES = frozenset({"local_stack", "same_origin_stack"})
-LOCAL_STACK_MODULES = frozenset(
-    {
-        "test_browser.py",
-        "test_drift.py",
-        "test_function_containers.py",
-        "test_local_stack.py",
-        "test_review.py",
-        "test_same_origin_local.py",
-        "test_security.py",
-    }
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Tests that tear the shared local stack down run after all tests that use it.
-    items.sort(key=lambda item: item.get_closest_marker("runs_last") is not None)
-    for item in items:
-        uses_local_stack = isinstance(item, pytest.Function) and LOCAL_STACK_FIXTURES & set(item.fixturenames)
-        if uses_local_stack and item.path.name not in LOCAL_STACK_MODULES:
-            raise pytest.UsageError(f"{item.path.name} uses a local stack: add it to LOCAL_STACK_MODULES")
-
-
-def work_unit(nodeid: str) -> str:
-    """The unit of work a test belongs to: its module, or all the local stacks' modules together."""
-    module = nodeid.split("::", 1)[0]
-    return "local stacks" if Path(module).name in LOCAL_STACK_MODULES else module
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    from xdist.scheduler import LoadScopeScheduling
-
-    class ByWorkUnit(LoadScopeScheduling):
-        """Each unit of work to one worker, its tests in collection order."""
-
-        def _split_scope(self, nodeid: str) -> str:
-            return work_unit(nodeid)
-
-    return ByWorkUnit(config, log)
 
 
 @pytest.fixture(scope="session")

@@ -99,15 +99,16 @@ def test_empty_id_shows_the_400_message(visit):
 
 def test_stopped_api_shows_the_network_failure_message(visit, local_stack):
     seen = visit()
-    host, port = local_stack.api.server.server_address[:2]
-    app = local_stack.api.slot.app
-    local_stack.api.stop()
+    serving = local_stack.serving
+    host, port = serving.api.server.server_address[:2]
+    app = serving.api.slot.app
+    serving.api.stop()
     try:
         assert seen.look_up("1") == "Could not reach the API. Check your connection and try again."
     finally:
-        local_stack.api = bind_server(host, port, "the local API")
-        local_stack.api.slot.app = app
-        local_stack.api.start()
+        serving.api = bind_server(host, port, "the local API")
+        serving.api.slot.app = app
+        serving.api.start()
     assert seen.api_calls == []
 
 

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import json
-import shutil
-
 import pytest
 
 from modules.stack import EMULATED_SERVICES
-from terraform_cli import Terraform, TerraformError
+from terraform_cli import TerraformError
 
 TABLE = "three-tier-prod-users"
 
 
 @pytest.fixture(scope="module")
-def prod_table_in_emulator(prod, emulator, cli_config, tmp_path_factory):
+def prod_table_in_emulator(prod, emulator, tmp_path_factory):
     """The prod stack's table, exactly as synthesized, applied into the emulator (only the provider differs)."""
     tmp_path = tmp_path_factory.mktemp("prod-table")
-    directory = tmp_path / "prod"
-    shutil.copytree(prod.directory, directory, ignore=shutil.ignore_patterns(".terraform*"))
-    config = json.loads((directory / "cdk.tf.json").read_text())
+    workspace = prod.workspace.copied_to(tmp_path / "out")
+    config = workspace.config()
     config["provider"]["aws"][0].update(
         region="us-east-1",
         skip_credentials_validation=True,
@@ -28,11 +24,10 @@ def prod_table_in_emulator(prod, emulator, cli_config, tmp_path_factory):
         endpoints=[{service.rstrip("_"): emulator.url for service in EMULATED_SERVICES}],
     )
     config["terraform"]["backend"] = {"local": {"path": str(tmp_path / "prod.tfstate")}}
-    (directory / "cdk.tf.json").write_text(json.dumps(config))
+    workspace.write_config(config)
     (table_id,) = prod.resources("aws_dynamodb_table")
     address = f"aws_dynamodb_table.{table_id}"
-    terraform = Terraform(directory, cli_config, env=emulator.environment())
-    terraform.init()
+    terraform = workspace.initialized(env=emulator.environment())
     terraform.apply(targets=[address])
     yield terraform, address
     client = emulator.client("dynamodb")

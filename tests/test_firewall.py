@@ -18,8 +18,8 @@ from cdktf_cdktf_provider_aws.provider import AwsProvider
 from contract.config import ApiSettings, ConfigError, EmulatorSettings, FunctionSettings, WafSettings, load_environment
 from modules.api import UserApi
 from modules.firewall import MANAGED_RULE_GROUPS, RATE_RULE, WebFirewall
-from modules.stack import AWS_PROVIDER_CONSTRAINT, local_provider_options
-from terraform_cli import Terraform
+from modules.stack import local_provider_options
+from terraform_cli import AWS_PROVIDER_CONSTRAINT, StackWorkspace
 from tests.conftest import synthesize
 
 
@@ -171,7 +171,7 @@ def test_bad_waf_settings_name_the_field(field, value, allowed):
 # --- in the emulator ------------------------------------------------------------------------------------------
 
 
-def test_both_web_acls_apply_attach_and_log_in_the_emulator(emulator, cli_config, tmp_path):
+def test_both_web_acls_apply_attach_and_log_in_the_emulator(emulator, tmp_path):
     """The two firewalls and the API they protect (the logic tier alone), applied by Terraform into moto."""
     app = App(outdir=str(tmp_path / "out"))
     stack = TerraformStack(app, "waf")
@@ -199,8 +199,7 @@ def test_both_web_acls_apply_attach_and_log_in_the_emulator(emulator, cli_config
         stack, "ApiFirewall", name="waftest-api", waf_scope="REGIONAL", settings=settings, protects=api.stage_arn
     )
     app.synth()
-    terraform = Terraform(Path(app.outdir) / "stacks" / "waf", cli_config, env=emulator.environment(), timeout=600)
-    terraform.init()
+    terraform = StackWorkspace("waf", Path(app.outdir)).initialized(env=emulator.environment(), timeout=600)
     terraform.apply()
 
     wafv2 = emulator.client("wafv2")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from contract.outputs import StackOutputs
-from terraform_cli import write_cli_config
+from terraform_cli import StackWorkspace, write_cli_config
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -101,6 +101,6 @@ def test_cdktf_deploy_from_a_fresh_checkout_installs_from_the_mirror_on_the_firs
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     outputs = StackOutputs.from_outputs_file(outputs_file, "local")
     assert outputs.table_name == "three-tier-local-users"
-    lock_file = checkout / "cdktf.out" / "stacks" / "local" / ".terraform.lock.hcl"
+    lock_file = StackWorkspace("local", checkout / "cdktf.out").directory / ".terraform.lock.hcl"
     assert 'provider "registry.terraform.io/hashicorp/aws"' in lock_file.read_text()
     assert json.loads(outputs_file.read_text())["local"]["content_security_policy"].startswith("default-src 'self'")

@@ -1,6 +1,7 @@
 """The whole stack applied by real Terraform into the emulator, published, and served locally (`pipenv run local`).
 
-One deployment per test session (the `local_stack` fixture); the tear-down test runs last.
+One deployment per test session and worker (the `local_stack` fixture); tearing a stack down is tested on a stack
+of its own (tests/test_same_origin_local.py).
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ import pytest
 
 from contract.outputs import StackOutputs
 from local_stack import run
+from local_stack.deployment import constant_outputs
 from local_stack.emulator import deployed_function_code
-from local_stack.stack import LocalOptions, LocalStack, LocalStackError, constant_outputs, function_package
+from local_stack.packaging import function_package
+from local_stack.stack import LocalOptions, LocalStack, LocalStackError
 
 PROJECT = Path(__file__).resolve().parent.parent
 # What moto changes on the distribution after apply (see README, "How local mode differs from AWS").
@@ -63,7 +66,7 @@ def emulated(local_stack):
 def test_urls_are_on_loopback_on_two_ports(local_stack):
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", local_stack.site_url)
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/local/users", local_stack.api_url)
-    assert local_stack.site.origin != local_stack.api.origin
+    assert local_stack.serving.site.origin != local_stack.serving.api.origin
 
 
 def test_every_phase_is_timed(local_stack):
@@ -74,8 +77,8 @@ def test_every_phase_is_timed(local_stack):
 def test_the_stack_outputs_name_the_local_servers(local_stack):
     outputs = StackOutputs.from_outputs_file(local_stack.outputs_file, "local")
     assert outputs == local_stack.outputs
-    assert outputs.site_url == f"{local_stack.site.origin}/"
-    assert outputs.api_url == f"{local_stack.api.origin}/local/users"
+    assert outputs.site_url == f"{local_stack.serving.site.origin}/"
+    assert outputs.api_url == f"{local_stack.serving.api.origin}/local/users"
     assert outputs.page_api_url == outputs.api_url
 
 
@@ -129,7 +132,7 @@ def test_every_response_gets_the_headers_the_distributions_policy_adds(local_sta
     assert headers["X-Frame-Options"] == policy["frame_options"]["frame_option"]
     assert headers["Referrer-Policy"] == policy["referrer_policy"]["referrer_policy"]
     assert prod_api in prod_csp
-    assert headers["Content-Security-Policy"] == prod_csp.replace(prod_api, local_stack.api.origin)
+    assert headers["Content-Security-Policy"] == prod_csp.replace(prod_api, local_stack.serving.api.origin)
     assert headers["Content-Security-Policy"] == local_stack.outputs.content_security_policy
 
 
@@ -196,7 +199,7 @@ def test_missing_user_id_is_400_from_the_request_validator(local_stack):
     ("path", "method"), [("", "GET"), ("/users", "GET"), ("/local/users", "DELETE"), ("/local/nope", "GET")]
 )
 def test_unknown_route_is_403_missing_authentication_token(local_stack, path, method):
-    status, headers, body = fetch(local_stack.api.origin + path, method)
+    status, headers, body = fetch(local_stack.serving.api.origin + path, method)
     assert status == 403
     assert json.loads(body) == {"message": "Missing Authentication Token"}
     assert headers["Access-Control-Allow-Origin"] == site_origin(local_stack)
@@ -269,7 +272,7 @@ def test_bucket_blocks_public_access_in_the_emulator(local_stack, emulated):
 
 
 def test_second_plan_shows_only_the_known_emulator_drift(whole_local_stack, tmp_path):
-    changes = whole_local_stack.terraform("plan").plan_changes(tmp_path / "second.tfplan")
+    changes = whole_local_stack.deployment.terraform("plan").plan_changes(tmp_path / "second.tfplan")
     assert [change.address for change in changes] == ["aws_cloudfront_distribution.StaticSite_distribution_FF41CC3F"]
     assert set(changes[0].attributes) <= EMULATOR_DRIFT
 
@@ -278,7 +281,7 @@ def test_second_plan_shows_only_the_known_emulator_drift(whole_local_stack, tmp_
 
 
 def test_the_outputs_a_targeted_apply_leaves_out_are_read_from_the_config(local_stack):
-    constants = constant_outputs(local_stack.stack_dir / "cdk.tf.json")
+    constants = constant_outputs(local_stack.workspace)
     assert set(constants) == {"site_url", "api_url", "page_api_url", "content_security_policy"}
     assert all(getattr(local_stack.outputs, name) == value for name, value in constants.items())
 
@@ -286,7 +289,7 @@ def test_the_outputs_a_targeted_apply_leaves_out_are_read_from_the_config(local_
 def test_a_function_is_packaged_as_terraform_deployed_it(local_stack):
     (function_arn,) = local_stack.gateway.api.functions
     deployed = deployed_function_code(function_arn)
-    package = function_package(LocalOptions(), "get_user")
+    package = function_package(PROJECT, "get_user")
     with zipfile.ZipFile(io.BytesIO(deployed)) as terraform, zipfile.ZipFile(io.BytesIO(package)) as ours:
         assert sorted(ours.namelist()) == sorted(terraform.namelist())
         assert all(ours.read(name) == terraform.read(name) for name in ours.namelist())
@@ -341,25 +344,6 @@ def test_missing_provider_says_how_to_get_it(tmp_path, monkeypatch):
             stack.start()
     finally:
         stack.stop()
-
-
-# --- tear-down (after every other test) -----------------------------------------------------------------------
-
-
-@pytest.mark.runs_last
-def test_destroy_removes_everything(whole_local_stack, emulated):
-    outputs = whole_local_stack.outputs
-    whole_local_stack.destroy()
-    assert outputs.table_name not in emulated.client("dynamodb").list_tables()["TableNames"]
-    functions = [f["FunctionName"] for f in emulated.client("lambda").list_functions()["Functions"]]
-    assert outputs.function_name not in functions
-    assert outputs.api_id not in [a["id"] for a in emulated.client("apigateway").get_rest_apis()["items"]]
-    assert outputs.bucket_name not in [b["Name"] for b in emulated.client("s3").list_buckets()["Buckets"]]
-    roles = [r["RoleName"] for r in emulated.client("iam").list_roles()["Roles"]]
-    assert f"{outputs.function_name}-role" not in roles
-    groups = emulated.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/three-tier-local")
-    assert groups["logGroups"] == []
-    assert json.loads(whole_local_stack.state_file.read_text())["resources"] == []
 
 
 def processes_working_in(folder) -> list[str]:

@@ -45,10 +45,10 @@ def logging_role(aws, region: str, trusted_by: str = TRUST_API_GATEWAY) -> str:
 # --- credentials --------------------------------------------------------------------------------------------------
 
 
-def test_resolved_credentials_name_the_account_and_principal(aws, cli_config):
+def test_resolved_credentials_name_the_account_and_principal(aws, emulator, cli_config):
     check = checks_of(aws, cli_config)["credentials"]
     assert check.ok
-    assert check.detail.startswith("account 123456789012 as arn:aws:")
+    assert check.detail.startswith(f"account {emulator.account_id} as arn:aws:")
 
 
 def test_no_credentials_fails_with_how_to_sign_in_and_checks_nothing_else_of_aws(

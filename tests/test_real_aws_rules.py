@@ -275,8 +275,8 @@ def test_the_readme_tells_unverified_accounts_what_cloudfront_answers():
 # --- plan, not only validate --------------------------------------------------------------------------------------
 
 
-def test_prod_with_every_option_plans_offline_with_the_real_provider(prod_all, tmp_path, cli_config):
-    plan = plan_stack(prod_all.directory, tmp_path, cli_config, offline=True)
+def test_prod_with_every_option_plans_offline_with_the_real_provider(prod_all, tmp_path):
+    plan = plan_stack(prod_all.workspace, tmp_path, offline=True)
     changes = resource_changes(plan)
     assert {change.action for change in changes} == {"create"}
     addresses = {change.address for change in changes}

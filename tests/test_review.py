@@ -58,7 +58,7 @@ def test_summary_lists_the_outputs_and_backend(prod):
 def test_saved_plan_of_the_local_stack_shows_only_emulator_drift(whole_local_stack, tmp_path, capsys, monkeypatch):
     for name, value in whole_local_stack.emulator.environment().items():  # the credentials a user would have
         monkeypatch.setenv(name, value)
-    outdir = str(whole_local_stack.outdir)
+    outdir = str(whole_local_stack.workspace.outdir)
     assert review_plan.main(["local", "--skip-synth", "--outdir", outdir, "--out", str(tmp_path)]) == 0
     saved = json.loads((tmp_path / "local.plan.json").read_text())
     assert (tmp_path / "local.tfplan").stat().st_size > 0

@@ -1,8 +1,8 @@
 """The same-origin option in local mode: the site origin routes /users to the API, as the deployed distribution
 says, and the page calls a relative URL — no CORS, no preflight.
 
-Runs after the cross-origin local stack is destroyed: moto servers in one process share one state, so two `local`
-stacks in the test process would collide on names (two `pipenv run local` processes never do).
+The stack is this module's own, with names of its own (`project`), in an emulator that is an account of its own;
+its last test tears it down.
 """
 
 from __future__ import annotations
@@ -15,12 +15,10 @@ import pytest
 
 from tests.conftest import running_local_stack
 
-pytestmark = pytest.mark.runs_last
-
 
 @pytest.fixture(scope="module")
 def same_origin_stack(tmp_path_factory):
-    with running_local_stack(tmp_path_factory.mktemp("same-origin"), same_origin=True) as stack:
+    with running_local_stack(tmp_path_factory.mktemp("same-origin"), same_origin=True, project="sameorigin") as stack:
         yield stack
 
 
@@ -58,3 +56,22 @@ def test_browser_calls_its_own_origin_with_no_preflight(same_origin_stack, brows
     api_calls = [(method, url) for method, url in requests if "/users" in url]
     assert api_calls == [("GET", same_origin_stack.site_url + "users?userId=1")]
     assert all(url.startswith(same_origin_stack.site_url) for _, url in requests)
+
+
+# --- tear-down (the module's last test) ---------------------------------------------------------------------------
+
+
+def test_destroy_removes_everything(same_origin_stack):
+    same_origin_stack.wait_for_deferred()
+    outputs, emulated = same_origin_stack.outputs, same_origin_stack.emulator
+    same_origin_stack.destroy()
+    assert outputs.table_name not in emulated.client("dynamodb").list_tables()["TableNames"]
+    functions = [f["FunctionName"] for f in emulated.client("lambda").list_functions()["Functions"]]
+    assert outputs.function_name not in functions
+    assert outputs.api_id not in [a["id"] for a in emulated.client("apigateway").get_rest_apis()["items"]]
+    assert outputs.bucket_name not in [b["Name"] for b in emulated.client("s3").list_buckets()["Buckets"]]
+    roles = [r["RoleName"] for r in emulated.client("iam").list_roles()["Roles"]]
+    assert f"{outputs.function_name}-role" not in roles
+    prefix = f"/aws/lambda/{same_origin_stack.settings.name_prefix}"
+    assert emulated.client("logs").describe_log_groups(logGroupNamePrefix=prefix)["logGroups"] == []
+    assert json.loads(same_origin_stack.state_file.read_text())["resources"] == []

@@ -4,7 +4,6 @@ line, and a run that is stopped cleanly, naming what it waited on. Uses only Ter
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import threading
 import time
@@ -104,17 +103,13 @@ def test_a_plan_against_an_endpoint_that_never_answers_is_stopped_and_says_what_
     with socket.socket() as black_hole:
         black_hole.bind(("127.0.0.1", 0))
         black_hole.listen(64)
-        directory = tmp_path / "local"
-        shutil.copytree(local.directory, directory, ignore=shutil.ignore_patterns(".terraform*"))
-        config = json.loads((directory / "cdk.tf.json").read_text())
+        workspace = local.workspace.copied_to(tmp_path / "out")
+        config = workspace.config()
         url = f"http://127.0.0.1:{black_hole.getsockname()[1]}"
         config["provider"]["aws"][0]["endpoints"] = [dict.fromkeys(config["provider"]["aws"][0]["endpoints"][0], url)]
         config["terraform"]["backend"] = {"local": {"path": str(tmp_path / "state.tfstate")}}
-        (directory / "cdk.tf.json").write_text(json.dumps(config))
-        terraform = Terraform(
-            directory, cli_config, env={"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}, timeout=8
-        )
-        terraform.init()
+        workspace.write_config(config)
+        terraform = workspace.initialized(env={"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}, timeout=8)
         with pytest.raises(
             TerraformStopped,
             match=r"terraform plan timed out \(8 s\) after \d+ s; it was waiting "

@@ -1,5 +1,5 @@
 """Local mode as a development loop: `pipenv run local` serves before the slow resources are applied, and brings
-the running stack up to date with each edit to web/, functions/ and modules/.
+the running stack up to date with each edit to web/, functions/, modules/ and contract/.
 
 The end-to-end tests drive the command as a user does: `python -m local_stack.run` in a copy of the project, whose
 files they edit, watching what it prints and what it serves. No timing is asserted; each wait is a guard.
@@ -21,18 +21,22 @@ from pathlib import Path
 
 import pytest
 
+from contract.config import FAKE_CREDENTIALS
 from contract.outputs import StackOutputs
-from local_stack.emulator import FAKE_CREDENTIALS
+from local_stack.deployment import DEFERRED, split_resources
+from local_stack.packaging import function_package
 from local_stack.process import LocalModeProcess, project_copy
 from local_stack.site import RELOAD_TAG, with_reload_script
-from local_stack.stack import DEFERRED, LocalOptions, function_package, plan_summary, split_resources
 from local_stack.watch import WatchedFolders
+from terraform_cli import ResourceChange, render_changes
 
 PROJECT = Path(__file__).resolve().parent.parent
 
 # --- what watch mode does with an edit --------------------------------------------------------------------------
 
-FOLDERS = WatchedFolders(web=Path("/p/web"), functions=Path("/p/functions"), modules=Path("/p/modules"))
+FOLDERS = WatchedFolders(
+    web=Path("/p/web"), functions=Path("/p/functions"), infrastructure=(Path("/p/modules"), Path("/p/contract"))
+)
 
 
 def test_an_edit_in_web_is_a_publish():
@@ -47,9 +51,13 @@ def test_an_edit_in_a_function_folder_updates_that_function():
 
 
 def test_an_edit_in_modules_is_an_infrastructure_change():
-    edits = FOLDERS.classify(["/p/contract/config.py"])
+    edits = FOLDERS.classify(["/p/modules/api.py"])
     assert edits.infrastructure
     assert not edits.functions
+
+
+def test_an_edit_of_the_settings_is_an_infrastructure_change():
+    assert FOLDERS.classify(["/p/contract/config.py"]).infrastructure
 
 
 def test_a_burst_across_folders_is_one_set_of_edits():
@@ -57,9 +65,22 @@ def test_a_burst_across_folders_is_one_set_of_edits():
     assert (edits.web, edits.functions, edits.infrastructure) == (True, frozenset({"get_user"}), True)
 
 
+CHANGES = [("update", "aws_a.x"), ("create", "aws_b.y"), ("update", "aws_c.z")]
+
+
 def test_an_apply_is_summarized_on_one_line():
-    summary = plan_summary([("update", "aws_a.x"), ("create", "aws_b.y"), ("update", "aws_c.z")])
-    assert summary == "1 to create (aws_b.y); 2 to update (aws_a.x, aws_c.z)"
+    changes = [ResourceChange(address, (action,), ()) for action, address in CHANGES]
+    assert render_changes(changes, one_line=True) == "1 create (aws_b.y); 2 update (aws_a.x, aws_c.z)"
+
+
+def test_a_plan_is_rendered_a_line_per_change_then_the_totals():
+    changes = [ResourceChange(address, (action,), ()) for action, address in CHANGES]
+    assert render_changes(changes).splitlines() == [
+        "update         aws_a.x",
+        "create         aws_b.y",
+        "update         aws_c.z",
+        "3 change(s): 1 create, 2 update",
+    ]
 
 
 def test_the_reload_script_goes_before_the_end_of_the_body():
@@ -72,11 +93,10 @@ def test_the_reload_script_goes_before_the_end_of_the_body():
 
 
 def test_only_what_no_request_needs_is_deferred(local):
-    config = local.directory / "cdk.tf.json"
-    serving, deferred = split_resources(config)
+    serving, deferred = split_resources(local.workspace)
     assert {address.split(".")[0] for address in deferred} == DEFERRED
     assert not set(serving) & set(deferred)
-    assert len(serving) + len(deferred) == sum(len(v) for v in json.loads(config.read_text())["resource"].values())
+    assert len(serving) + len(deferred) == sum(len(v) for v in local.config["resource"].values())
     for needed in ("aws_s3_bucket", "aws_cloudfront_distribution", "aws_lambda_function", "aws_api_gateway_stage"):
         assert any(address.startswith(needed + ".") for address in serving)
 
@@ -154,7 +174,7 @@ def test_a_function_edit_runs_on_the_next_request_and_reaches_the_emulator(local
     status, body = get(local_mode.value("api") + "?userId=nobody")
     assert (status, json.loads(body)) == (404, {"error": "Nobody here with userId: nobody"})
     after = lambda_client.get_function_configuration(FunctionName=name)["CodeSha256"]
-    package = function_package(LocalOptions(project_dir=local_mode.project), "get_user")
+    package = function_package(local_mode.project, "get_user")
     assert after != before
     assert after == base64.b64encode(hashlib.sha256(package).digest()).decode()
 
@@ -169,7 +189,7 @@ def test_an_infrastructure_edit_applies_only_what_changed(local_mode):
     )
     line = local_mode.wait_for("^infra: ", after=mark)
     assert "aws_api_gateway_method_settings." in line, line
-    assert not re.search("to (create|delete|replace)", line), line
+    assert not re.search(r"\d+ (create|delete|replace) \(", line), line
     api_id = StackOutputs.from_outputs_file(Path(local_mode.value("outputs")), "local").api_id
     stage = local_mode.client("apigateway").get_stage(restApiId=api_id, stageName="local")
     assert stage["methodSettings"]["*/*"]["throttlingBurstLimit"] == 40
@@ -177,7 +197,7 @@ def test_an_infrastructure_edit_applies_only_what_changed(local_mode):
 
 def test_a_broken_edit_is_reported_and_the_stack_keeps_serving(local_mode):
     mark = local_mode.mark()
-    config = local_mode.project / "modules" / "config.py"
+    config = local_mode.project / "contract" / "config.py"
     working = config.read_text()
     config.write_text(working + "\nbroken = (\n")
     local_mode.wait_for("^infra: error: synth failed", after=mark)
