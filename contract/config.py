@@ -394,7 +394,9 @@ class EmulatorSettings(Settings):
 
     prefix: ClassVar[str] = "emulator"
 
-    url: str = setting(f"http://{LOCAL_HOST}:{LOCAL_EMULATOR_PORT}", "The emulator's endpoint, used for every AWS service.", IsOrigin())
+    url: str = setting(
+        f"http://{LOCAL_HOST}:{LOCAL_EMULATOR_PORT}", "The emulator's endpoint, used for every AWS service.", IsOrigin()
+    )
     api_origin: str | None = setting(
         None,
         "Where the local gateway serves the API. The stack's API URLs and the page's CSP then name it "

@@ -21,7 +21,7 @@ with warnings.catch_warnings():  # parliament imports pkg_resources, which warns
 
 PROJECT = Path(__file__).resolve().parent.parent
 CHECKOV = PROJECT / "tools" / "checkov" / ".venv" / "bin" / "checkov"
-SKIPS = tomllib.loads((PROJECT / "security" / "checkov-skips.toml").read_text())
+SKIPS = tomllib.loads((PROJECT / "tools" / "checkov" / "skips.toml").read_text())
 # Shapes of the ARNs Terraform fills in, for linting the synthesized (unresolved) documents.
 SAMPLE_ARNS = {
     "aws_dynamodb_table": "arn:aws:dynamodb:eu-north-1:123456789012:table/three-tier-prod-users",
