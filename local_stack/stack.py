@@ -31,7 +31,9 @@ from contract.config import EnvironmentSettings, local_environment
 from contract.functions import NOT_PACKAGED, deployed_function_name
 from contract.headers import SecurityHeaders
 from contract.outputs import StackOutputs
-from hooks.publish import PublishOptions, PublishResult, SiteClients, Target, publish_site
+from hooks.publish import publish_site
+from hooks.results import PublishOptions, PublishResult, Target
+from hooks.storage import SiteClients
 from local_stack.emulator import Emulator, start_emulator
 from local_stack.gateway import LocalGateway, read_deployed_api, read_function
 from local_stack.servers import LocalServer, bind_server
