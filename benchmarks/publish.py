@@ -18,10 +18,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from mypy_boto3_cloudfront import CloudFrontClient
 
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
@@ -30,6 +26,7 @@ import boto3  # noqa: E402
 
 from contract.config import FAKE_CREDENTIALS  # noqa: E402
 from local_stack.emulator import start_emulator  # noqa: E402
+from tests.aws_resources import plain_distribution  # noqa: E402
 
 AWS_CLI = PROJECT / "tools" / "awscli" / ".venv" / "bin" / "aws"
 
@@ -47,33 +44,6 @@ def make_site(root: Path, files: int) -> None:
         names.append(name)
     links = "\n".join(f'<link rel="preload" href="{n}" as="fetch">' for n in names)
     (root / "index.html").write_text(f"<!doctype html><html><head>{links}</head><body>site</body></html>\n")
-
-
-def distribution(cloudfront: CloudFrontClient, bucket: str) -> str:
-    created = cloudfront.create_distribution(
-        DistributionConfig={
-            "CallerReference": bucket,
-            "Comment": "benchmark",
-            "Enabled": True,
-            "DefaultRootObject": "index.html",
-            "Origins": {
-                "Quantity": 1,
-                "Items": [
-                    {
-                        "Id": "s3",
-                        "DomainName": f"{bucket}.s3.amazonaws.com",
-                        "S3OriginConfig": {"OriginAccessIdentity": ""},
-                    }
-                ],
-            },
-            "DefaultCacheBehavior": {
-                "TargetOriginId": "s3",
-                "ViewerProtocolPolicy": "redirect-to-https",
-                "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
-            },
-        }
-    )
-    return created["Distribution"]["Id"]
 
 
 def run_hook(site: Path, bucket: str, distribution_id: str, endpoint: str) -> tuple[float, int, list[str]]:
@@ -152,7 +122,7 @@ def main() -> None:
         for side in ("hook", "cli"):
             bucket = f"bench-{side}"
             s3.create_bucket(Bucket=bucket)
-            targets[side] = (bucket, distribution(cloudfront, bucket))
+            targets[side] = (bucket, plain_distribution(cloudfront, bucket, "benchmark"))
         results = {}
         for phase in ("first publish", "republish, 1 file changed"):
             if phase.startswith("republish"):

@@ -17,21 +17,20 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from hooks import records
-from hooks.publish import (
-    Invalidation,
-    PublishError,
-    PublishOptions,
-    PublishResult,
+from hooks.records import PublishedObject, PublishLock, ReleaseRecord
+from hooks.release import IMMUTABLE, PAGE_SUFFIXES
+from hooks.results import Invalidation, PublishError, PublishOptions, PublishResult, Target
+from hooks.storage import (
     SiteClients,
-    Target,
+    StorageError,
     bucket_etags,
     default_root_object,
     invalidate,
-    invalidation_path,
+    invalidation_paths,
+    restore_version,
+    version_exists,
     wait_for_invalidation,
 )
-from hooks.records import PublishedObject, PublishLock, ReleaseRecord
-from hooks.release import IMMUTABLE, PAGE_SUFFIXES
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -107,13 +106,11 @@ def _wanted(s3: S3Client, bucket: str, release_id: str | None) -> tuple[ReleaseR
 def _restorable(s3: S3Client, bucket: str, key: str, recorded: PublishedObject, release_id: str) -> None:
     if recorded.version_id is None:
         raise PublishError(f"release {release_id} cannot be restored: no object version was recorded for {key}")
-    try:
-        s3.head_object(Bucket=bucket, Key=key, VersionId=recorded.version_id)
-    except s3.exceptions.ClientError as exc:
+    if not version_exists(s3, bucket, key, recorded.version_id):
         raise PublishError(
             f"release {release_id} cannot be restored: {key} (version {recorded.version_id}) is gone, pruned or "
             "expired by the bucket's lifecycle rule; nothing was changed"
-        ) from exc
+        )
 
 
 def rollback(target: Target, release_id: str | None, options: PublishOptions, clients: SiteClients) -> PublishResult:
@@ -128,13 +125,13 @@ def rollback(target: Target, release_id: str | None, options: PublishOptions, cl
             _restorable(s3, bucket, key, wanted.objects[key], wanted.id)
         documents = [key for key in changed if _is_document(key, wanted.objects[key])]
         root = default_root_object(clients.cloudfront, target.distribution_id)
-        paths = tuple(sorted({invalidation_path(key) for key in documents} | ({"/"} if root in documents else set())))
+        paths = invalidation_paths(documents, root)
         if options.dry_run:
             details = tuple(f"restore  {key}  (version {wanted.objects[key].version_id})" for key in changed)
             invalidation = Invalidation(None, paths) if paths else None
             return PublishResult(tuple(changed), len(wanted.objects) - len(changed), (), invalidation, True, details)
         pages_last = sorted(changed, key=lambda key: key.endswith(PAGE_SUFFIXES))
-        versions = {key: _copy_version(s3, bucket, key, wanted.objects[key]) for key in pages_last}
+        versions = {key: restore_version(s3, bucket, key, wanted.objects[key].version_id or "") for key in pages_last}
         if paths:
             records.record_pending_invalidation(s3, bucket, paths)
         record = ReleaseRecord(
@@ -156,16 +153,10 @@ def rollback(target: Target, release_id: str | None, options: PublishOptions, cl
             records.clear_pending_invalidation(s3, bucket)
     if invalidation and options.wait:
         assert invalidation.id is not None
-        wait_for_invalidation(clients.cloudfront, target.distribution_id, invalidation.id, timeout=options.wait_timeout)
+        try:
+            wait_for_invalidation(
+                clients.cloudfront, target.distribution_id, invalidation.id, timeout=options.wait_timeout
+            )
+        except StorageError as exc:
+            raise PublishError(str(exc)) from exc
     return PublishResult(tuple(changed), len(wanted.objects) - len(changed), (), invalidation, release_id=record.id)
-
-
-def _copy_version(s3: S3Client, bucket: str, key: str, recorded: PublishedObject) -> str | None:
-    """Make a recorded version the current one; returns the new version's id."""
-    answer = s3.copy_object(
-        Bucket=bucket,
-        Key=key,
-        CopySource={"Bucket": bucket, "Key": key, "VersionId": recorded.version_id or ""},
-        MetadataDirective="COPY",
-    )
-    return answer.get("VersionId")

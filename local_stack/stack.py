@@ -27,7 +27,9 @@ from typing import IO, TypeVar
 from contract.config import LOCAL_API_PORT, LOCAL_HOST, LOCAL_SITE_PORT, EnvironmentSettings, local_environment
 from contract.functions import deployed_function_name
 from contract.outputs import StackOutputs
-from hooks.publish import PublishOptions, PublishResult, SiteClients, Target, publish_site
+from hooks.publish import publish_site
+from hooks.results import PublishOptions, PublishResult, Target
+from hooks.storage import SiteClients
 from local_stack.deployment import TERRAFORM_TIMEOUT_SECONDS, LocalDeployment, LocalStackError
 from local_stack.emulator import Emulator, start_emulator
 from local_stack.gateway import LocalGateway, read_function

@@ -24,8 +24,8 @@ from pathlib import Path
 import watchfiles
 from botocore.exceptions import BotoCoreError, ClientError
 
-from hooks.publish import PublishError
 from hooks.release import SourceError
+from hooks.results import PublishError
 from local_stack.stack import LocalStack, LocalStackError
 
 # How long a burst of saves may take to settle into one action (watchfiles' `step`), and its upper bound.

@@ -18,7 +18,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from contract.config import ConfigError, load_environment
 from contract.outputs import OutputsError, StackOutputs
-from hooks.publish import PublishError, PublishOptions, Target, publish_site
+from hooks.publish import publish_site
+from hooks.results import PublishError, PublishOptions, Target
 from operations.preflight import run_checks
 from terraform_cli import PROJECT_DIR, StackWorkspace, TerraformError, write_cli_config
 from terraform_cli.runner import print_message

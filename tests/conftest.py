@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from terraform_cli import StackWorkspace
+from tests.aws_resources import users_table
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
@@ -238,15 +239,5 @@ def handler(aws: Any, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     table = f"users-{uuid.uuid4().hex[:12]}"
     for name, value in function_environment(table).items():
         monkeypatch.setenv(name, value)
-    dynamodb = aws.client("dynamodb")
-    dynamodb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "userId", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "userId", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    dynamodb.put_item(
-        TableName=table,
-        Item={"userId": {"S": "1"}, "name": {"S": "Test User"}, "email": {"S": "test@example.com"}, "age": {"N": "42"}},
-    )
+    users_table(aws.client("dynamodb"), table)
     return load_handler()

@@ -15,6 +15,7 @@ from contract.outputs import StackOutputs
 from contract.site_files import PRIVATE_PREFIX
 from hooks.post_apply import main
 from hooks.release import page_references
+from tests.aws_resources import plain_distribution
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 API_URL = "https://abc123.execute-api.eu-north-1.amazonaws.com/prod/users"
@@ -25,29 +26,7 @@ def make_site(aws: Any, tmp_path: Path) -> dict[str, Any]:
     bucket = f"site-{uuid.uuid4().hex[:12]}"
     aws.client("s3").create_bucket(Bucket=bucket)
     aws.client("s3").put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    distribution = aws.client("cloudfront").create_distribution(
-        DistributionConfig={
-            "CallerReference": bucket,
-            "Comment": "test",
-            "Enabled": True,
-            "DefaultRootObject": "index.html",
-            "Origins": {
-                "Quantity": 1,
-                "Items": [
-                    {
-                        "Id": "s3",
-                        "DomainName": f"{bucket}.s3.amazonaws.com",
-                        "S3OriginConfig": {"OriginAccessIdentity": ""},
-                    }
-                ],
-            },
-            "DefaultCacheBehavior": {
-                "TargetOriginId": "s3",
-                "ViewerProtocolPolicy": "redirect-to-https",
-                "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
-            },
-        }
-    )["Distribution"]["Id"]
+    distribution = plain_distribution(aws.client("cloudfront"), bucket, "test")
     source = tmp_path / "web"
     shutil.copytree(WEB, source)
     return {"bucket": bucket, "distribution": distribution, "source": source}

@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page
 
-from hooks.publish import PublishOptions, SiteClients, Target, publish_site
+from hooks.publish import publish_site
+from hooks.results import PublishOptions, Target
+from hooks.storage import SiteClients
 from local_stack.servers import bind_server
 from local_stack.site import LocalSite
 

@@ -11,6 +11,7 @@ from botocore.stub import Stubber
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.aws_resources import users_table
 from tests.conftest import ORIGIN, function_environment, load_handler
 
 GENERIC_500 = {"error": "Internal server error"}
@@ -59,14 +60,7 @@ def fuzz_handler(emulator):
     with pytest.MonkeyPatch.context() as patch:
         for name, value in {**emulator.environment(), **function_environment(table)}.items():
             patch.setenv(name, value)
-        dynamodb = boto3.client("dynamodb")
-        dynamodb.create_table(
-            TableName=table,
-            KeySchema=[{"AttributeName": "userId", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "userId", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        dynamodb.put_item(TableName=table, Item={"userId": {"S": "1"}, "name": {"S": "Test User"}})
+        users_table(boto3.client("dynamodb"), table)
         yield load_handler()
 
 

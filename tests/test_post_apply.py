@@ -10,8 +10,10 @@ import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 from hooks.post_apply import main
-from hooks.publish import PublishOptions, PublishResult, SiteClients, Target, publish_site
+from hooks.publish import publish_site
 from hooks.release import IMMUTABLE, REVALIDATE
+from hooks.results import PublishOptions, PublishResult, Target
+from hooks.storage import SiteClients
 from tests.publishing import API_URL, invalidations, make_site, objects, references, run, stack_outputs
 
 

@@ -16,7 +16,9 @@ from contract.config import (
     selected_environments,
 )
 from contract.outputs import StackOutputs
-from hooks.publish import PublishOptions, SiteClients, Target, publish_site
+from hooks.publish import publish_site
+from hooks.results import PublishOptions, Target
+from hooks.storage import SiteClients
 from operations import destroy
 from terraform_cli import Terraform
 from tests.conftest import synthesize

@@ -15,8 +15,8 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
-from hooks.publish import SiteClients
 from hooks.records import LOCK_KEY, PENDING_KEY
+from hooks.storage import SiteClients
 from tests.publishing import body, change_style, invalidations, live_page_is_whole, make_site, objects, run
 
 

@@ -1,0 +1,124 @@
+"""What a publish (or a rollback) is given and gives back: where to publish (`Target`), how (`PublishOptions`),
+what it did (`PublishResult`, with its `Invalidation`), and how it fails (`PublishError`, `CspViolations`).
+
+Plain values, shared by `hooks/publish.py`, `hooks/rollback.py` and their callers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from contract.outputs import StackOutputs
+from hooks.csp import Finding
+from hooks.storage import DEFAULT_AWS_TIMEOUT
+
+
+class PublishError(RuntimeError):
+    """Publishing stopped; the message says what failed and what state the site is in."""
+
+
+class CspViolations(PublishError):
+    """Pages do what the site's content security policy blocks; nothing was uploaded."""
+
+    def __init__(self, findings: list[Finding]) -> None:
+        self.findings = findings
+        lines = "\n".join(str(f) for f in findings)
+        super().__init__(
+            f"{len(findings)} thing(s) in the pages would be blocked by the site's content security "
+            f"policy; nothing was published (fix them, or pass --allow-csp-violations):\n{lines}"
+        )
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where to publish: the site's bucket, its distribution, the API URL the page is to call, and what the
+    pages are checked against (the CSP they get, and the origin they are served from)."""
+
+    bucket: str
+    distribution_id: str
+    page_api_url: str
+    content_security_policy: str | None = None
+    site_origin: str | None = None
+
+    @classmethod
+    def from_outputs(cls, outputs: StackOutputs) -> Target:
+        parts = urlsplit(outputs.site_url)
+        return cls(
+            outputs.bucket_name,
+            outputs.distribution_id,
+            outputs.page_api_url,
+            outputs.content_security_policy,
+            f"{parts.scheme}://{parts.netloc}",
+        )
+
+
+@dataclass(frozen=True)
+class PublishOptions:
+    prune: bool = False  # delete what no recent release references
+    dry_run: bool = False  # work out what would happen, change nothing
+    wait: bool = True  # wait for the invalidation to complete
+    wait_timeout: float = 600.0
+    invalidate_all: bool = False  # invalidate /* whether or not anything changed
+    allow_csp_violations: bool = False  # publish pages the CSP blocks parts of (printed as warnings)
+    allow_dotfiles: bool = False  # publish .env-like files too (never .publish/)
+    keep_releases: int = 3  # pruning keeps what this many recent releases (this one included) reference
+    lock_wait: float = 0.0  # how long to wait for another publish to the bucket to finish
+    lock_ttl: float = 900.0  # after this long, a publisher's lock counts as dead
+    aws_timeout: float = DEFAULT_AWS_TIMEOUT
+
+
+@dataclass(frozen=True)
+class Invalidation:
+    id: str | None  # None in a dry run
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """What a publish did, or in a dry run would do."""
+
+    uploaded: tuple[str, ...]
+    unchanged: int
+    deleted: tuple[str, ...]
+    invalidation: Invalidation | None
+    dry_run: bool = False
+    details: tuple[str, ...] = ()  # in a dry run, one line per planned change
+    release_id: str | None = None
+    csp_findings: tuple[str, ...] = ()  # what the CSP blocks, published anyway on request
+    left_out: tuple[str, ...] = ()  # dotfiles not published
+
+    def summary(self) -> dict[str, Any]:
+        """The --json output."""
+        invalidation = (
+            None if self.invalidation is None else {"id": self.invalidation.id, "paths": list(self.invalidation.paths)}
+        )
+        summary: dict[str, Any] = {
+            "uploaded": sorted(self.uploaded),
+            "unchanged": self.unchanged,
+            "deleted": sorted(self.deleted),
+            "invalidation": invalidation,
+        }
+        if self.dry_run:
+            summary["dry_run"] = True
+        else:
+            summary["release"] = self.release_id
+        if self.csp_findings:
+            summary["csp_findings"] = list(self.csp_findings)
+        if self.left_out:
+            summary["left_out"] = list(self.left_out)
+        return summary
+
+    def describe(self) -> str:
+        """For people: warnings and planned changes, then one line."""
+        invalidated = " ".join(self.invalidation.paths) if self.invalidation else "nothing"
+        verb = "would publish" if self.dry_run else "published"
+        lines = [f"warning: {finding}" for finding in self.csp_findings]
+        lines += [f"left out (dotfile): {key}" for key in self.left_out]
+        lines += [
+            *self.details,
+            f"{verb}: {len(self.uploaded)} uploaded, {self.unchanged} unchanged, "
+            f"{len(self.deleted)} deleted; invalidated {invalidated}",
+        ]
+        return "\n".join(lines)

@@ -1,0 +1,254 @@
+"""The S3 and CloudFront primitives publishing is built on: the clients, listing and reading the bucket, uploads,
+deletes, restoring an object version, and invalidations.
+
+Nothing here knows about releases or plans: it moves objects and paths. What fails raises `StorageError` (or
+botocore's errors); the publishing layer (`hooks/publish.py`, `hooks/rollback.py`) reports it as a `PublishError`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+from urllib.parse import quote
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from contract.site_files import INDEX_DOCUMENT, PRIVATE_PREFIX
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudfront import CloudFrontClient
+    from mypy_boto3_s3 import S3Client
+
+UPLOAD_WORKERS = 16
+DEFAULT_AWS_TIMEOUT = 30.0
+
+
+class StorageError(RuntimeError):
+    """An S3 or CloudFront operation did not complete; the message says which and what state it left."""
+
+
+# --- the clients ------------------------------------------------------------------------------------------------
+
+
+def client_config(timeout: float = DEFAULT_AWS_TIMEOUT) -> Config:
+    """Every AWS client of the hook: botocore's standard retry mode (throttling and 5xx, with backoff and jitter),
+    and an answer within `timeout` seconds, so an endpoint that accepts connections but never answers fails the
+    publish instead of hanging it."""
+    return Config(
+        retries={"mode": "standard", "max_attempts": 5},
+        max_pool_connections=UPLOAD_WORKERS,
+        connect_timeout=min(timeout, 10.0),
+        read_timeout=timeout,
+    )
+
+
+def default_session() -> boto3.session.Session:
+    """The standard credential chain; AWS_REGION counts as well as AWS_DEFAULT_REGION (botocore reads only the
+    latter, the other AWS SDKs and CI systems set the former)."""
+    region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or None
+    return boto3.session.Session(region_name=region)
+
+
+@dataclass(frozen=True)
+class SiteClients:
+    """The AWS clients publishing uses."""
+
+    s3: S3Client
+    cloudfront: CloudFrontClient
+
+    @classmethod
+    def from_session(cls, session: boto3.session.Session, timeout: float = DEFAULT_AWS_TIMEOUT) -> SiteClients:
+        config = client_config(timeout)
+        # CloudFront is global; its API answers in us-east-1 whatever the session's region.
+        return cls(
+            s3=session.client("s3", config=config),
+            cloudfront=session.client("cloudfront", config=config, region_name=session.region_name or "us-east-1"),
+        )
+
+
+# --- reading the bucket -----------------------------------------------------------------------------------------
+
+
+def bucket_etags(s3: S3Client, bucket: str) -> dict[str, str]:
+    """Every published object's key and ETag (the MD5 of a single-part upload), the hook's records left out."""
+    etags = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for item in page.get("Contents", []):
+            if not item["Key"].startswith(PRIVATE_PREFIX):
+                etags[item["Key"]] = item["ETag"].strip('"')
+    return etags
+
+
+def object_texts(s3: S3Client, bucket: str, keys: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """Each object's key and body as text (UTF-8, undecodable bytes replaced), one object at a time."""
+    for key in keys:
+        yield key, s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8", errors="replace")
+
+
+def object_metadata(s3: S3Client, bucket: str, key: str) -> tuple[str | None, str | None]:
+    """The Content-Type and Cache-Control S3 serves an object with."""
+    head = s3.head_object(Bucket=bucket, Key=key)
+    return head.get("ContentType"), head.get("CacheControl")
+
+
+def version_exists(s3: S3Client, bucket: str, key: str, version_id: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=key, VersionId=version_id)
+    except s3.exceptions.ClientError:
+        return False
+    return True
+
+
+# --- changing the bucket ----------------------------------------------------------------------------------------
+
+
+class Upload(Protocol):
+    """What `upload` puts under a key (`hooks.release.Asset` is one)."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def cache_control(self) -> str: ...
+
+
+class Progress:
+    """A one-line progress counter on a terminal; silent otherwise."""
+
+    def __init__(self, total: int, label: str) -> None:
+        self.total, self.label, self.done = total, label, 0
+        self.enabled = sys.stderr.isatty() and total > 0
+
+    def step(self) -> None:
+        self.done += 1
+        if self.enabled:
+            end = "\n" if self.done == self.total else ""
+            print(f"\r{self.label} {self.done}/{self.total}", end=end, file=sys.stderr, flush=True)
+
+
+def upload(s3: S3Client, bucket: str, uploads: Sequence[Upload], label: str) -> dict[str, str | None]:
+    """Upload in parallel (each put retried by the client's retry mode); the version id of each key. Raises
+    StorageError naming every failed key after all attempts finished."""
+    progress = Progress(len(uploads), label)
+    failures: dict[str, Exception] = {}
+    done: dict[str, str | None] = {}
+    with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
+        futures = {pool.submit(_put, s3, bucket, item): item.key for item in uploads}
+        for future in as_completed(futures):
+            try:
+                done[futures[future]] = future.result()
+            except (BotoCoreError, ClientError) as exc:
+                failures[futures[future]] = exc
+            progress.step()
+    if failures:
+        first_key, first_error = sorted(failures.items())[0]
+        raise StorageError(f"upload of {len(failures)} file(s) failed, first {first_key}: {first_error}")
+    return done
+
+
+def _put(s3: S3Client, bucket: str, item: Upload) -> str | None:
+    # Content-MD5 makes S3 reject a body corrupted in transit.
+    digest = base64.b64encode(hashlib.md5(item.body, usedforsecurity=False).digest()).decode()
+    answer = s3.put_object(
+        Bucket=bucket,
+        Key=item.key,
+        Body=item.body,
+        ContentType=item.content_type,
+        CacheControl=item.cache_control,
+        ContentMD5=digest,
+    )
+    return answer.get("VersionId")
+
+
+def delete(s3: S3Client, bucket: str, keys: tuple[str, ...]) -> list[str]:
+    deleted: list[str] = []
+    for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1,000 keys
+        batch = keys[start : start + 1000]
+        answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
+        if answer.get("Errors"):
+            first = answer["Errors"][0]
+            raise StorageError(f"deleting {first.get('Key')} failed: {first.get('Code')} {first.get('Message')}")
+        deleted += batch
+    return deleted
+
+
+def restore_version(s3: S3Client, bucket: str, key: str, version_id: str) -> str | None:
+    """Make an earlier version of an object the current one (a copy keeps its bytes, type and cache rule); returns
+    the new version's id."""
+    answer = s3.copy_object(
+        Bucket=bucket,
+        Key=key,
+        CopySource={"Bucket": bucket, "Key": key, "VersionId": version_id},
+        MetadataDirective="COPY",
+    )
+    return answer.get("VersionId")
+
+
+# --- CloudFront -------------------------------------------------------------------------------------------------
+
+
+def default_root_object(cloudfront: CloudFrontClient, distribution_id: str) -> str:
+    config = cloudfront.get_distribution_config(Id=distribution_id)["DistributionConfig"]
+    return config.get("DefaultRootObject") or INDEX_DOCUMENT
+
+
+def invalidation_path(key: str) -> str:
+    """The viewer path of a key, URL-encoded as CloudFront expects (spaces, ?, #, %, non-ASCII)."""
+    return "/" + quote(key, safe="/")
+
+
+def invalidation_paths(keys: Iterable[str], default_root_object: str) -> tuple[str, ...]:
+    """The viewer paths of keys, sorted; the default root object is also served at '/'."""
+    paths = set()
+    for key in keys:
+        paths.add(invalidation_path(key))
+        if key == default_root_object:
+            paths.add("/")
+    return tuple(sorted(paths))
+
+
+def invalidate(cloudfront: CloudFrontClient, distribution_id: str, paths: tuple[str, ...]) -> str:
+    answer = cloudfront.create_invalidation(
+        DistributionId=distribution_id,
+        InvalidationBatch={
+            "Paths": {"Quantity": len(paths), "Items": list(paths)},
+            "CallerReference": f"post-apply-{uuid.uuid4()}",
+        },
+    )
+    return answer["Invalidation"]["Id"]
+
+
+def wait_for_invalidation(
+    cloudfront: CloudFrontClient,
+    distribution_id: str,
+    invalidation_id: str,
+    *,
+    timeout: float,
+    interval: float = 5.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Poll until the invalidation completes. AWS says 'Completed', the emulator 'COMPLETED': compare loosely."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = cloudfront.get_invalidation(DistributionId=distribution_id, Id=invalidation_id)["Invalidation"]
+        if status["Status"].lower() == "completed":
+            return
+        if time.monotonic() >= deadline:
+            raise StorageError(
+                f"invalidation {invalidation_id} still {status['Status']} after {timeout:.0f}s; "
+                "the new files are live, cached copies expire as CloudFront finishes"
+            )
+        sleep(interval)
