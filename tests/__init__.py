@@ -1,1 +1,1 @@
-"""The test suite: unit (synth, handler), integration (emulator), end-to-end (browser); see README, Tests."""
+"""The test suite: unit (synth, handler), integration (emulator), end-to-end (browser); see docs/testing.md."""

@@ -1,8 +1,9 @@
 """A fresh checkout plans and deploys offline with only a provider mirror, on the first run.
 
 `cdktf deploy` runs `terraform providers lock` when a stack has no lock file yet, and that command asks the registry
-whatever the CLI config's mirror says; `--skip-provider-lock` (as the README says for mirrors) lets `terraform init`
-install from the mirror and write the lock file. The project's own commands never run `providers lock`.
+whatever the CLI config's mirror says; `--skip-provider-lock` (as docs/troubleshooting.md says for mirrors) lets
+`terraform init` install from the mirror and write the lock file. The project's own commands never run
+`providers lock`.
 """
 
 from __future__ import annotations

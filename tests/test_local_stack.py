@@ -32,7 +32,7 @@ from local_stack.packaging import function_package
 from local_stack.stack import LocalOptions, LocalStack, LocalStackError
 
 PROJECT = Path(__file__).resolve().parent.parent
-# What moto changes on the distribution after apply (see README, "How local mode differs from AWS").
+# What moto changes on the distribution after apply (see docs/local-mode.md, "How local mode differs from AWS").
 EMULATOR_DRIFT = {"origin", "default_cache_behavior", "viewer_certificate"}
 
 

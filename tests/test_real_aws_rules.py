@@ -16,7 +16,7 @@ from operations.plan import plan_stack
 from terraform_cli import resource_changes
 from tests.conftest import synthesize
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+TROUBLESHOOTING = Path(__file__).resolve().parent.parent / "docs" / "troubleshooting.md"
 
 
 def local(stack, name: str, construct: str = "ErrorAlarms") -> tuple[str, str]:
@@ -264,12 +264,12 @@ def test_the_function_runs_on_graviton_by_default(prod):
 
 
 # https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CreateDistribution.html (AccessDenied)
-def test_the_readme_tells_unverified_accounts_what_cloudfront_answers():
-    readme = " ".join(README.read_text().split())
+def test_the_troubleshooting_page_tells_unverified_accounts_what_cloudfront_answers():
+    page = " ".join(TROUBLESHOOTING.read_text().split())
     assert (
         "AccessDenied: Your account must be verified before you can add new CloudFront resources. To verify your "
         "account, please contact AWS Support"
-    ) in readme
+    ) in page
 
 
 # --- plan, not only validate --------------------------------------------------------------------------------------
