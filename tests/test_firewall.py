@@ -19,7 +19,7 @@ from contract.config import ApiSettings, ConfigError, EmulatorSettings, Function
 from modules.api import UserApi
 from modules.firewall import MANAGED_RULE_GROUPS, RATE_RULE, WebFirewall
 from modules.stack import local_provider_options
-from terraform_cli import AWS_PROVIDER_CONSTRAINT, StackWorkspace
+from terraform_cli import AWS_PROVIDER_CONSTRAINT, StackWorkspace, TerraformError
 from tests.conftest import synthesize
 
 
@@ -199,8 +199,15 @@ def test_both_web_acls_apply_attach_and_log_in_the_emulator(emulator, tmp_path):
         stack, "ApiFirewall", name="waftest-api", waf_scope="REGIONAL", settings=settings, protects=api.stage_arn
     )
     app.synth()
-    terraform = StackWorkspace("waf", Path(app.outdir)).initialized(env=emulator.environment(), timeout=600)
-    terraform.apply()
+    # The provider's debug log: if the apply fails, the calls that failed or were resent say why. (A CreateRole
+    # whose answer is lost is resent by the AWS SDK, and moto, which stored the role, answers EntityAlreadyExists.)
+    log = tmp_path / "terraform.log"
+    env = {**emulator.environment(), "TF_LOG_PROVIDER": "DEBUG", "TF_LOG_PATH": str(log)}
+    terraform = StackWorkspace("waf", Path(app.outdir)).initialized(env=env, timeout=600)
+    try:
+        terraform.apply()
+    except TerraformError as error:
+        raise AssertionError(f"{error}\nfailed or resent AWS calls:\n{failed_calls(log)}") from error
 
     wafv2 = emulator.client("wafv2")
     acls = {a["Name"]: a for a in wafv2.list_web_acls(Scope="REGIONAL")["WebACLs"]}
@@ -214,6 +221,18 @@ def test_both_web_acls_apply_attach_and_log_in_the_emulator(emulator, tmp_path):
     logging = wafv2.get_logging_configuration(ResourceArn=regional["ARN"])["LoggingConfiguration"]
     assert logging["LogDestinationConfigs"][0].endswith(":log-group:aws-waf-logs-waftest-api")
     terraform.destroy()
+
+
+def failed_calls(log: Path) -> str:
+    """The provider log's lines about calls that failed, were resent or got a 5xx answer, shortened."""
+    wanted = re.compile(r"request failed|request send failed|attempt=[2-9]|attempt=\d\d|status_code=5\d\d")
+    method = re.compile(r"rpc\.method=(\w+)")
+    lines = []
+    for line in log.read_text(errors="replace").splitlines():
+        if wanted.search(line):
+            found = method.search(line)
+            lines.append(f"{found.group(1) if found else '?'}: {line[:300]}")
+    return "\n".join(lines[-40:]) or "(none)"
 
 
 def api_id(emulator) -> str:
