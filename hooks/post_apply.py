@@ -24,9 +24,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from contract.outputs import OutputsError, StackOutputs
 from hooks.publish import publish_site
 from hooks.release import SourceError
-from hooks.results import CspViolations, PublishError, PublishOptions, Target
+from hooks.results import DEFAULT_AWS_TIMEOUT, CspViolations, PublishError, PublishOptions, Target
 from hooks.rollback import release_history, rollback
-from hooks.storage import DEFAULT_AWS_TIMEOUT, SiteClients, default_session
+from hooks.storage import SiteClients, default_session
 
 DEFAULT_SOURCE = Path(__file__).resolve().parent.parent / "web"
 PREVIOUS = "previous"  # --rollback without a release

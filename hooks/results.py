@@ -12,7 +12,9 @@ from urllib.parse import urlsplit
 
 from contract.outputs import StackOutputs
 from hooks.csp import Finding
-from hooks.storage import DEFAULT_AWS_TIMEOUT
+
+# How long the hook waits for one answer from AWS before it counts as failed (then botocore retries it).
+DEFAULT_AWS_TIMEOUT = 30.0
 
 
 class PublishError(RuntimeError):

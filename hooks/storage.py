@@ -24,13 +24,13 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from contract.site_files import INDEX_DOCUMENT, PRIVATE_PREFIX
+from hooks.results import DEFAULT_AWS_TIMEOUT
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudfront import CloudFrontClient
     from mypy_boto3_s3 import S3Client
 
 UPLOAD_WORKERS = 16
-DEFAULT_AWS_TIMEOUT = 30.0
 
 
 class StorageError(RuntimeError):

@@ -2,8 +2,8 @@
 with the real CLI and AWS provider, the deferred part in the background, re-applies after edits, and destroy.
 
 Synthesis runs in a process of its own (`local_stack.synth`): local mode never imports CDKTF, a broken edit of
-modules/ fails there with Python's own error while the running stack keeps serving, and the jsii kernel's memory
-is given back once the synth is done.
+modules/ or contract/ fails there with Python's own error while the running stack keeps serving, and the jsii
+kernel's memory is given back once the synth is done.
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ class LocalDeployment:
     project_dir: Path
     log: Callable[[str], None]
     stopping: threading.Event
+    project: str | None = None  # the name override local mode was started with (LocalOptions.project)
     outputs: StackOutputs | None = None
     # Set when the deferred resources are applied (or there were none); `deferred_error` says if that failed.
     deferred_done: threading.Event = field(default_factory=threading.Event)
@@ -79,8 +80,7 @@ class LocalDeployment:
     # --- the phases of a start -----------------------------------------------------------------------------
 
     def synthesize(self) -> None:
-        if error := synth_in_project(self.project_dir, self.settings, self.workspace.outdir):
-            raise LocalStackError(f"synth failed:\n{error}")
+        self._synthesize_into(self.workspace)
 
     def init(self) -> None:
         try:
@@ -139,14 +139,13 @@ class LocalDeployment:
         same. On a synth or Terraform error, raises LocalStackError and what is deployed stays as it was."""
         fresh = StackWorkspace(self.workspace.stack, self.workspace.outdir.parent / "next")
         shutil.rmtree(fresh.outdir, ignore_errors=True)
-        if error := synth_in_project(self.project_dir, self.settings, fresh.outdir):
-            raise LocalStackError(f"synth failed:\n{error}")
+        self._synthesize_into(fresh)
         if fresh.same_config_as(self.workspace):
             return None
-        self.workspace.take_config_of(fresh)
         if self._one_at_a_time.locked():
             self.log("infra: waiting for the deferred resources to be applied first")
-        with self._one_at_a_time:
+        with self._one_at_a_time:  # the deferred apply may be reading the stack's folder until then
+            self.workspace.take_config_of(fresh)
             try:
                 # Without a refresh: nothing but this stack changes its emulator, and reading every resource
                 # back would double the time an edit takes.
@@ -190,6 +189,10 @@ class LocalDeployment:
             timeout=TERRAFORM_TIMEOUT_SECONDS,
             stop=self._deferred_stop if background else self.stopping if interruptible else None,
         )
+
+    def _synthesize_into(self, workspace: StackWorkspace) -> None:
+        if error := synth_in_project(self.project_dir, self.settings, workspace.outdir, project=self.project):
+            raise LocalStackError(f"synth failed:\n{error}")
 
     def _keep(self, outputs: StackOutputs) -> StackOutputs:
         self.outputs = outputs

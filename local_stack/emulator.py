@@ -1,14 +1,17 @@
 """The embedded AWS emulator: moto's server in a thread of this process, on 127.0.0.1.
 
 moto keeps its state per process, by account. Each emulator answers as an account of its own (moto's
-`x-moto-account-id`, set on every request it serves), so two emulators in one process never see each other's
-resources, as two AWS accounts would not.
+`x-moto-account-id`, set on every request it serves), so two emulators in one process see each other's resources
+no more than two AWS accounts would. As on AWS, bucket names are global: stacks in one process also need names
+of their own (`LocalOptions.project`), or Terraform's random bucket suffixes.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import secrets
 import socket
 import threading
 from collections.abc import Iterable
@@ -94,9 +97,9 @@ def _let_delete_markers_be_disposed() -> None:
 class _AsAccount:
     """moto's WSGI app, answering every request as `account_id`."""
 
-    def __init__(self, app: WSGIApplication) -> None:
+    def __init__(self, app: WSGIApplication, account_id: str) -> None:
         self.app = app
-        self.account_id = ""
+        self.account_id = account_id
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         return self.app({**environ, "HTTP_X_MOTO_ACCOUNT_ID": self.account_id}, start_response)
@@ -145,16 +148,19 @@ def emulator_client(url: str, service: str, region: str = LOCAL_REGION) -> Any:
 
 
 def start_emulator(host: str = LOCAL_HOST, port: int = 0) -> Emulator:
-    """Start moto on `host:port` (0: any free port), as an account of its own (the port's number, as 12
-    digits), and return it once it accepts connections."""
+    """Start moto on `host:port` (0: any free port), as a new account of its own, and return it once it accepts
+    connections."""
+    if "MOTO_ACCOUNT_ID" in os.environ:  # moto would answer every emulator as that one account
+        raise RuntimeError("MOTO_ACCOUNT_ID is set: unset it; each local emulator answers as an account of its own")
     ensure_free(host, port, "the AWS emulator")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request would drown the output
     _evaluate_the_owners_statements_only()
     _let_delete_markers_be_disposed()
-    app = _AsAccount(DomainDispatcherApplication(create_backend_app))
+    # A fresh account each time: moto keeps an account's state as long as the process lives, even once its
+    # emulator has stopped.
+    app = _AsAccount(DomainDispatcherApplication(create_backend_app), f"{10**11 + secrets.randbelow(9 * 10**11)}")
     server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
     bound_host, bound_port = str(server.server_address[0]), int(server.server_address[1])
-    app.account_id = f"{bound_port:012d}"  # unique among the emulators running on this machine
     thread = threading.Thread(target=server.serve_forever, name=f"emulator :{bound_port}", daemon=True)
     thread.start()
     return Emulator(server, f"http://{bound_host}:{bound_port}", app.account_id, _thread=thread)

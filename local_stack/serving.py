@@ -9,6 +9,7 @@ from pathlib import Path
 
 from contract.headers import SecurityHeaders
 from contract.outputs import StackOutputs
+from local_stack.deployment import LocalStackError
 from local_stack.emulator import Emulator
 from local_stack.functions import DeployedFunction
 from local_stack.gateway import LocalGateway, read_deployed_api
@@ -70,7 +71,7 @@ class LocalServing:
     def replace_function(self, function: DeployedFunction) -> None:
         """Run `function`'s new code from the next request on."""
         if self.gateway is None:
-            raise RuntimeError("the local API is not serving yet")
+            raise LocalStackError("the local API is not serving yet")
         self.gateway.replace_function(function)
 
     def announce_release(self, release: str) -> None:

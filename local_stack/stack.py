@@ -55,15 +55,15 @@ class LocalOptions:
     emulator_port: int = 0  # any free port
     site_port: int = LOCAL_SITE_PORT
     api_port: int = LOCAL_API_PORT
-    # The project whose web/, functions/ and modules/ local mode deploys (and watches, in watch mode).
+    # The project whose web/, functions/, modules/ and contract/ local mode deploys (and watches, in watch mode).
     project_dir: Path = PROJECT_DIR
     source: Path | None = None  # the site's folder; None: <project_dir>/web
     # Same-origin mode: the site origin also routes /users to the API, as CloudFront does with the option on.
     same_origin: bool = False
     # Where the local stack's workspace is (synth output, state, outputs, logs), apart from the project's cdktf.out.
     work_dir: Path = LOCAL_WORK_DIR
-    # Every resource name starts with `<project>-local`; None: the project's own name. Two stacks in one emulator
-    # (or in one process, whose emulators share moto's state) need names of their own.
+    # Every resource name starts with `<project>-local`; None: the project's own name. Two stacks in one process
+    # need names of their own where AWS's are global (bucket names), though each emulator is an account of its own.
     project: str | None = None
     # Serve once what requests need is applied, and apply the DEFERRED resources in the background.
     defer: bool = True
@@ -150,7 +150,7 @@ class LocalStack:
             project=options.project,
         )
         self.deployment = deployment = LocalDeployment(
-            self.workspace, self.emulator, settings, options.project_dir, self.log, self.stopping
+            self.workspace, self.emulator, settings, options.project_dir, self.log, self.stopping, options.project
         )
         self.workspace.forget_state()  # it described resources in an emulator that is gone with its process
         self._phase("synth", deployment.synthesize)

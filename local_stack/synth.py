@@ -1,8 +1,10 @@
 """Synthesize the local stack in a process of its own, from a project's current code:
-`python -m local_stack.synth OUTDIR --emulator-url URL --site-origin ORIGIN --api-origin ORIGIN [--same-origin]`.
+`python -m local_stack.synth OUTDIR --emulator-url URL --site-origin ORIGIN --api-origin ORIGIN [--same-origin]
+[--project NAME]`.
 
-Watch mode runs this after an edit to modules/: a fresh process imports the edited code (a running one would keep
-the old), and a broken edit fails here, printing Python's own error, while the running stack keeps serving.
+Local mode runs this at start and, in watch mode, after an edit to modules/ or contract/: a fresh process imports
+the edited code (a running one would keep the old), and a broken edit fails here, printing Python's own error,
+while the running stack keeps serving.
 """
 
 from __future__ import annotations
@@ -16,22 +18,30 @@ from pathlib import Path
 from contract.config import EnvironmentSettings
 
 
-def synth_command(settings: EnvironmentSettings, outdir: Path) -> list[str]:
-    """The command that synthesizes `settings` (a local environment) into `outdir`."""
+def synth_command(settings: EnvironmentSettings, outdir: Path, project: str | None = None) -> list[str]:
+    """The command that synthesizes `settings` (a local environment) into `outdir`; `project` overrides the
+    project's name (otherwise the synthesizing code's own default, which an edit may change)."""
     emulator = settings.emulator
     assert emulator is not None, "only the local environment is synthesized this way"
     command = [sys.executable, "-m", "local_stack.synth", str(outdir), "--emulator-url", emulator.url]
     command += ["--site-origin", settings.site.site_origin or "", "--api-origin", emulator.api_origin or ""]
-    command += ["--project", settings.project]
+    command += ["--project", project] if project else []
     return command + (["--same-origin"] if settings.site.api_same_origin else [])
 
 
-def synth_in_project(project_dir: Path, settings: EnvironmentSettings, outdir: Path, timeout: float = 120.0) -> str:
+def synth_in_project(
+    project_dir: Path,
+    settings: EnvironmentSettings,
+    outdir: Path,
+    *,
+    project: str | None = None,
+    timeout: float = 120.0,
+) -> str:
     """Synthesize with the code in `project_dir`; returns "" on success, otherwise what the process printed."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(project_dir), os.environ.get("PYTHONPATH", "")])}
     try:
         done = subprocess.run(
-            synth_command(settings, outdir),
+            synth_command(settings, outdir, project),
             cwd=project_dir,
             env=env,
             capture_output=True,

@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(summary, indent=2) if args.json else render(summary))
     if args.hcl:
         write_hcl(args.stack, args.hcl)
-        print(f"HCL written to {args.hcl}/stacks/{args.stack}/cdk.tf", file=sys.stderr)
+        print(f"HCL written to {StackWorkspace(args.stack, args.hcl).directory / 'cdk.tf'}", file=sys.stderr)
     return 0
 
 

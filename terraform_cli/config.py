@@ -32,10 +32,13 @@ def cli_config_text(mirror_dir: str | None) -> str:
 
 
 def write_cli_config(path: Path, env: Mapping[str, str] | None = None) -> Path:
-    """Write the CLI config for this machine to `path` and return it."""
+    """Write the CLI config for this machine to `path` and return it. Written whole or not at all (a Terraform
+    command starting meanwhile reads the old file or the new one, never half of one)."""
     env = os.environ if env is None else env
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(cli_config_text(env.get(MIRROR_ENV) or None))
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text(cli_config_text(env.get(MIRROR_ENV) or None))
+    partial.replace(path)
     return path
 
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 DEFAULT_OUTDIR = PROJECT_DIR / "cdktf.out"
 CONFIG_FILE = "cdk.tf.json"
+PROVIDER_LOCK = ".terraform.lock.hcl"
 LOCAL_STACK = "local"
 # Local mode keeps its workspace apart from the project's cdktf.out, so a `cdktf synth` meanwhile cannot change
 # what the running local stack plans and destroys.
@@ -114,6 +115,8 @@ class StackWorkspace:
         if (other.directory / "assets").exists():
             shutil.copytree(other.directory / "assets", self.directory / "assets")
         shutil.copy2(other.config_file, self.config_file)
+        if (other.directory / PROVIDER_LOCK).exists():  # the provider versions it was initialized with
+            shutil.copy2(other.directory / PROVIDER_LOCK, self.directory / PROVIDER_LOCK)
 
     def copied_to(self, outdir: Path) -> StackWorkspace:
         """A copy of the synthesized stack (configuration and assets, no state) in another outdir, to edit."""
@@ -141,11 +144,16 @@ class StackWorkspace:
         return self
 
     def terraform(self, **options: Any) -> Terraform:
-        """Terraform in the stack's folder with the project's CLI config (written for this machine)."""
-        return Terraform(self.directory, write_cli_config(self.cli_config_file), **options)
+        """Terraform in the stack's folder with the project's CLI config (written for this machine by the init,
+        or now if there is none yet)."""
+        if not self.cli_config_file.exists():
+            write_cli_config(self.cli_config_file)
+        return Terraform(self.directory, self.cli_config_file, **options)
 
     def initialized(self, **options: Any) -> Terraform:
-        """`terraform init` with the stack's own backend; returns the Terraform that ran it."""
+        """`terraform init` with the stack's own backend and a CLI config written for this machine; returns the
+        Terraform that ran it."""
+        write_cli_config(self.cli_config_file)
         terraform = self.terraform(**options)
         terraform.init()
         return terraform

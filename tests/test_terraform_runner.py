@@ -96,9 +96,7 @@ def test_a_missing_terraform_is_one_clear_error(tmp_path, cli_config, monkeypatc
         Terraform(tmp_path, cli_config).init()
 
 
-def test_a_plan_against_an_endpoint_that_never_answers_is_stopped_and_says_what_it_waited_on(
-    local, tmp_path, cli_config
-):
+def test_a_plan_against_an_endpoint_that_never_answers_is_stopped_and_says_what_it_waited_on(local, tmp_path):
     """The local stack planned against an 'AWS' that accepts connections and never answers."""
     with socket.socket() as black_hole:
         black_hole.bind(("127.0.0.1", 0))
