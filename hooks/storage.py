@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 import boto3
@@ -40,12 +40,25 @@ class StorageError(RuntimeError):
 # --- the clients ------------------------------------------------------------------------------------------------
 
 
-def client_config(timeout: float = DEFAULT_AWS_TIMEOUT) -> Config:
+DEFAULT_RETRIES: dict[str, Any] = {"mode": "standard", "max_attempts": 5}  # retries: six attempts in all
+RETRY_VARIABLES = ("AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE")
+RETRY_PROFILE_KEYS = ("max_attempts", "retry_mode")
+
+
+def retries_configured(session: boto3.session.Session) -> bool:
+    """Whether retries are set through botocore's own chain: AWS_MAX_ATTEMPTS or AWS_RETRY_MODE, or the profile's
+    max_attempts or retry_mode. An explicit client config would override those, so then the hook sets none."""
+    profile: dict[str, Any] = session._session.get_scoped_config()  # botocore's view of the profile
+    return any(os.environ.get(name) for name in RETRY_VARIABLES) or any(key in profile for key in RETRY_PROFILE_KEYS)
+
+
+def client_config(timeout: float = DEFAULT_AWS_TIMEOUT, session: boto3.session.Session | None = None) -> Config:
     """Every AWS client of the hook: botocore's standard retry mode (throttling and 5xx, with backoff and jitter),
-    and an answer within `timeout` seconds, so an endpoint that accepts connections but never answers fails the
-    publish instead of hanging it."""
+    unless `session`'s configuration sets retries itself, and an answer within `timeout` seconds, so an endpoint
+    that accepts connections but never answers fails the publish in about a minute instead of hanging it."""
+    retries = None if session is not None and retries_configured(session) else DEFAULT_RETRIES
     return Config(
-        retries={"mode": "standard", "max_attempts": 5},
+        retries=retries,  # type: ignore[arg-type]  # None: botocore's own chain decides
         max_pool_connections=UPLOAD_WORKERS,
         connect_timeout=min(timeout, 10.0),
         read_timeout=timeout,
@@ -68,7 +81,7 @@ class SiteClients:
 
     @classmethod
     def from_session(cls, session: boto3.session.Session, timeout: float = DEFAULT_AWS_TIMEOUT) -> SiteClients:
-        config = client_config(timeout)
+        config = client_config(timeout, session)
         # CloudFront is global; its API answers in us-east-1 whatever the session's region.
         return cls(
             s3=session.client("s3", config=config),

@@ -206,7 +206,27 @@ def test_every_client_of_the_hook_has_timeouts():
     clients = SiteClients.from_session(boto3.session.Session(region_name="us-east-1"))
     for client in (clients.s3, clients.cloudfront):
         config: Any = client.meta.config  # the stubs leave the timeouts out
-        assert (config.connect_timeout, config.read_timeout) == (10, 30)
+        assert (config.connect_timeout, config.read_timeout) == (10, 10)
+        assert config.retries == {"mode": "standard", "total_max_attempts": 6}  # five retries
+
+
+def test_retries_set_in_the_environment_are_botocores_to_decide(monkeypatch):
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
+    monkeypatch.setenv("AWS_RETRY_MODE", "adaptive")
+    clients = SiteClients.from_session(boto3.session.Session(region_name="us-east-1"))
+    for client in (clients.s3, clients.cloudfront):
+        config: Any = client.meta.config
+        assert config.retries == {"total_max_attempts": 2, "mode": "adaptive"}
+
+
+def test_retries_set_in_the_profile_are_botocores_to_decide(monkeypatch, tmp_path):
+    (tmp_path / "config").write_text("[profile site]\nmax_attempts = 3\nregion = us-east-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
+    monkeypatch.delenv("AWS_RETRY_MODE", raising=False)
+    clients = SiteClients.from_session(boto3.session.Session(profile_name="site"))
+    config: Any = clients.s3.meta.config
+    assert config.retries["total_max_attempts"] == 3
 
 
 def test_an_endpoint_that_never_answers_fails_the_publish_instead_of_hanging(site, monkeypatch, capsys):
@@ -219,3 +239,20 @@ def test_an_endpoint_that_never_answers_fails_the_publish_instead_of_hanging(sit
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "Read timeout on endpoint URL" in err
+
+
+def test_a_silent_endpoint_ends_the_publish_in_about_a_minute_by_default_naming_it(site, monkeypatch, capsys):
+    with socket.socket() as black_hole:
+        black_hole.bind(("127.0.0.1", 0))
+        black_hole.listen(64)  # accepts connections, never answers
+        endpoint = f"http://127.0.0.1:{black_hole.getsockname()[1]}"
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
+        started = time.monotonic()
+        code, _ = run(site)
+        took = time.monotonic() - started
+    err = capsys.readouterr().err
+    print(f"a publish against a silent endpoint gave up after {took:.1f} s")
+    assert code == 1
+    assert f'Read timeout on endpoint URL: "{endpoint}/' in err
+    assert took < 150  # a bound well above the target (about a minute), not a speed target
