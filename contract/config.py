@@ -279,7 +279,17 @@ class WafSettings(Settings):
         OneOf(("block", "count")),
     )
     logging: bool = setting(
-        False, "Log the requests WAF evaluates to CloudWatch Logs, in groups named `aws-waf-logs-<prefix>-…`.", IsBool()
+        False,
+        "Log to CloudWatch Logs, in groups named `aws-waf-logs-<prefix>-…`, the requests WAF blocks or counts (every "
+        "request with `waf.log_all_requests`). Each web ACL adds a log resource policy, 10 per account and region.",
+        IsBool(),
+    )
+    log_all_requests: bool = setting(
+        False,
+        "With logging on, log every request WAF evaluates. Off: only the requests a rule blocked or counted, the "
+        "ones worth investigating; allowed requests are in the stage's access logs and CloudFront's metrics. Either "
+        "way the query string (`userId`) and the `authorization` and `cookie` headers are redacted from the logs.",
+        IsBool(),
     )
     log_retention_days: int = setting(
         365,
