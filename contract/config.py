@@ -43,6 +43,12 @@ _ENVIRONMENT_NAME = Matches(
 )
 PREVIEW_LOG_RETENTION_DAYS = 7
 MAX_BUCKET_PREFIX = 37  # Terraform's limit for bucket_prefix: it appends 26 characters, S3 allows 63
+# Bucket names S3 refuses to start with (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html;
+# `sthree-configurator` starts with `sthree-`). Only the project can make the site bucket's name start so: the
+# environment follows `<project>-`, and no environment name starts with '-'. The reserved suffixes (-s3alias,
+# --ol-s3, .mrap, --x-s3, --table-s3) cannot end it: Terraform ends every bucket_prefix name with 18 digits and 8
+# lowercase hex digits (tests/test_config_property.py proves both with S3's whole rule set).
+S3_RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 """Environment names; each becomes one Terraform stack of the same name (`cdktf deploy prod`)."""
 
 LAMBDA_RUNTIMES = ("python3.12", "python3.13")
@@ -420,7 +426,14 @@ class EnvironmentSettings(Settings):
     """Everything one environment (one Terraform stack) needs."""
 
     name: str = required("The environment, and the stack's name (`cdktf deploy prod`).", _ENVIRONMENT_NAME)
-    project: str = setting("three-tier", "Every resource name starts with `<project>-<environment>`.", _PROJECT_NAME)
+    project: str = setting(
+        "three-tier",
+        "Every resource name starts with `<project>-<environment>`. The site bucket's is "
+        "`<project>-<environment>-site-` and 26 characters Terraform appends, so the project may not make it start "
+        "with a prefix S3 reserves (`xn--`, `sthree-`, `amzn-s3-demo-`: e.g. `xn--shop`, `xn-`, `sthree`) and "
+        "the project and environment names are 30 characters together at most.",
+        _PROJECT_NAME,
+    )
     region: str = setting(
         "eu-north-1",
         "The provider's region.",
@@ -456,7 +469,15 @@ class EnvironmentSettings(Settings):
                 f"site.site_origin: {self.site.site_origin!r} is not allowed with a custom domain; "
                 f"allowed values: None or 'https://{self.domain.domain_name}'"
             )
-        bucket_prefix = f"{self.name_prefix}-site-"
+        bucket_prefix = site_bucket_prefix(self.name_prefix)
+        reserved = [prefix for prefix in S3_RESERVED_BUCKET_PREFIXES if bucket_prefix.startswith(prefix)]
+        if reserved:
+            raise ConfigError(
+                f"project: {self.project!r} is not allowed: the site bucket's name {bucket_prefix + '…'!r} would "
+                f"start with {reserved[0]!r}, "
+                "a prefix S3 reserves (S3 general purpose bucket naming rules); allowed values: a project name "
+                f"that does not make `<project>-` start with {', '.join(S3_RESERVED_BUCKET_PREFIXES)}"
+            )
         if len(bucket_prefix) > MAX_BUCKET_PREFIX:
             raise ConfigError(
                 f"project: {self.project!r} with environment {self.name!r} is not allowed: the bucket prefix "
@@ -488,6 +509,11 @@ class EnvironmentSettings(Settings):
     @property
     def table_name(self) -> str:
         return self.data.table_name or f"{self.name_prefix}-users"
+
+
+def site_bucket_prefix(name_prefix: str) -> str:
+    """The site bucket's `bucket_prefix` (Terraform appends a unique 26 characters): `<project>-<environment>-site-`."""
+    return f"{name_prefix}-site-"
 
 
 def backend_from_environment(name: str, env: Mapping[str, str]) -> BackendSettings:
