@@ -51,6 +51,13 @@ MAX_BUCKET_PREFIX = 37  # Terraform's limit for bucket_prefix: it appends 26 cha
 S3_RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 """Environment names; each becomes one Terraform stack of the same name (`cdktf deploy prod`)."""
 
+# CloudFront takes certificates and web ACLs only from this region, so the site's are made there.
+CLOUDFRONT_REGION = "us-east-1"
+# CloudWatch Logs resource policies (account-level), per account and region; AWS cannot raise it
+# (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/cloudwatch_limits_cwl.html). WAF logging adds one per
+# web ACL (modules/firewall.py), which the preflight counts against what the account already has.
+LOG_RESOURCE_POLICIES_PER_REGION = 10
+
 LAMBDA_RUNTIMES = ("python3.12", "python3.13")
 LAMBDA_ARCHITECTURES = ("arm64", "x86_64")
 PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
@@ -500,6 +507,27 @@ class EnvironmentSettings(Settings):
         return f"{self.project}-{self.name}"
 
     @property
+    def site_web_acl_name(self) -> str:
+        """The site's web ACL (scope CLOUDFRONT, in CLOUDFRONT_REGION)."""
+        return f"{self.name_prefix}-site"
+
+    @property
+    def api_web_acl_name(self) -> str:
+        """The API stage's web ACL (scope REGIONAL, in the stack's region)."""
+        return f"{self.name_prefix}-api"
+
+    def log_resource_policies(self) -> dict[str, tuple[str, ...]]:
+        """The CloudWatch Logs resource policies the stack adds, by region: one per web ACL with WAF logging on (the
+        site's in CLOUDFRONT_REGION, the API's in the stack's region; both there when that is the stack's region),
+        none otherwise."""
+        if not (self.waf.enabled and self.waf.logging):
+            return {}
+        found: dict[str, tuple[str, ...]] = {}
+        for region, acl in ((CLOUDFRONT_REGION, self.site_web_acl_name), (self.region, self.api_web_acl_name)):
+            found[region] = (*found.get(region, ()), waf_log_delivery_policy_name(acl))
+        return found
+
+    @property
     def site_origin(self) -> str | None:
         """The configured site origin: the custom domain's, or site.site_origin; None derives it from CloudFront."""
         if self.domain is not None:
@@ -509,6 +537,11 @@ class EnvironmentSettings(Settings):
     @property
     def table_name(self) -> str:
         return self.data.table_name or f"{self.name_prefix}-users"
+
+
+def waf_log_delivery_policy_name(web_acl_name: str) -> str:
+    """The CloudWatch Logs resource policy that lets WAF's log delivery write a web ACL's log group."""
+    return f"{web_acl_name}-log-delivery"
 
 
 def site_bucket_prefix(name_prefix: str) -> str:

@@ -45,7 +45,7 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import (
 )
 from constructs import Construct
 
-from contract.config import WafSettings
+from contract.config import WafSettings, waf_log_delivery_policy_name
 from modules.arns import arn_field
 
 # AWS's managed rule groups, by name, in the order they are evaluated.
@@ -210,7 +210,7 @@ class WebFirewall(Construct):
         delivery = CloudwatchLogResourcePolicy(
             self,
             "log_delivery",
-            policy_name=f"{name}-log-delivery",
+            policy_name=waf_log_delivery_policy_name(name),
             policy_document=log_delivery_policy(group.arn, account, log_sources),
             provider=provider,
         )
