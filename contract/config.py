@@ -623,7 +623,8 @@ def _local_from(env: Mapping[str, str]) -> EnvironmentSettings:
 
 def preview_environment(name: str, env: Mapping[str, str]) -> EnvironmentSettings:
     """A preview (`preview-<slug>`, e.g. one per pull request): prod's design, made to be thrown away. No
-    deletion protection or point-in-time recovery, a bucket Terraform may empty, a week of logs, no wait for
+    deletion protection or point-in-time recovery, a bucket Terraform may empty, a week of logs in every log group
+    it can create (the WAF's too, should a preview turn WAF logging on), no wait for
     CloudFront, no alarms, no custom domain. Its state is its own: the backend comes from the PREVIEW_* variables
     shared by all previews, the S3 key and Terraform Cloud workspace are derived from its name."""
     backend = backend_from_environment("preview", env)
@@ -633,6 +634,7 @@ def preview_environment(name: str, env: Mapping[str, str]) -> EnvironmentSetting
         data=DataSettings(protect_from_deletion=False, point_in_time_recovery=False),
         function=FunctionSettings(log_retention_days=PREVIEW_LOG_RETENTION_DAYS),
         api=ApiSettings(access_log_retention_days=PREVIEW_LOG_RETENTION_DAYS),
+        waf=WafSettings(log_retention_days=PREVIEW_LOG_RETENTION_DAYS),
         site=SiteSettings(wait_for_deployment=False, force_destroy_bucket=True, noncurrent_version_days=1),
         alarms=AlarmSettings(enabled=False),
         domain=None,
