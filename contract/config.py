@@ -43,7 +43,20 @@ _ENVIRONMENT_NAME = Matches(
 )
 PREVIEW_LOG_RETENTION_DAYS = 7
 MAX_BUCKET_PREFIX = 37  # Terraform's limit for bucket_prefix: it appends 26 characters, S3 allows 63
+# Bucket names S3 refuses to start with (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html;
+# `sthree-configurator` starts with `sthree-`). Only the project can make the site bucket's name start so: the
+# environment follows `<project>-`, and no environment name starts with '-'. The reserved suffixes (-s3alias,
+# --ol-s3, .mrap, --x-s3, --table-s3) cannot end it: Terraform ends every bucket_prefix name with 18 digits and 8
+# lowercase hex digits (tests/test_config_property.py proves both with S3's whole rule set).
+S3_RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 """Environment names; each becomes one Terraform stack of the same name (`cdktf deploy prod`)."""
+
+# CloudFront takes certificates and web ACLs only from this region, so the site's are made there.
+CLOUDFRONT_REGION = "us-east-1"
+# CloudWatch Logs resource policies (account-level), per account and region; AWS cannot raise it
+# (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/cloudwatch_limits_cwl.html). WAF logging adds one per
+# web ACL (modules/firewall.py), which the preflight counts against what the account already has.
+LOG_RESOURCE_POLICIES_PER_REGION = 10
 
 LAMBDA_RUNTIMES = ("python3.12", "python3.13")
 LAMBDA_ARCHITECTURES = ("arm64", "x86_64")
@@ -279,7 +292,17 @@ class WafSettings(Settings):
         OneOf(("block", "count")),
     )
     logging: bool = setting(
-        False, "Log the requests WAF evaluates to CloudWatch Logs, in groups named `aws-waf-logs-<prefix>-…`.", IsBool()
+        False,
+        "Log to CloudWatch Logs, in groups named `aws-waf-logs-<prefix>-…`, the requests WAF blocks or counts (every "
+        "request with `waf.log_all_requests`). Each web ACL adds a log resource policy, 10 per account and region.",
+        IsBool(),
+    )
+    log_all_requests: bool = setting(
+        False,
+        "With logging on, log every request WAF evaluates. Off: only the requests a rule blocked or counted, the "
+        "ones worth investigating; allowed requests are in the stage's access logs and CloudFront's metrics. Either "
+        "way the query string (`userId`) and the `authorization` and `cookie` headers are redacted from the logs.",
+        IsBool(),
     )
     log_retention_days: int = setting(
         365,
@@ -410,7 +433,14 @@ class EnvironmentSettings(Settings):
     """Everything one environment (one Terraform stack) needs."""
 
     name: str = required("The environment, and the stack's name (`cdktf deploy prod`).", _ENVIRONMENT_NAME)
-    project: str = setting("three-tier", "Every resource name starts with `<project>-<environment>`.", _PROJECT_NAME)
+    project: str = setting(
+        "three-tier",
+        "Every resource name starts with `<project>-<environment>`. The site bucket's is "
+        "`<project>-<environment>-site-` and 26 characters Terraform appends, so the project may not make it start "
+        "with a prefix S3 reserves (`xn--`, `sthree-`, `amzn-s3-demo-`: e.g. `xn--shop`, `xn-`, `sthree`) and "
+        "the project and environment names are 30 characters together at most.",
+        _PROJECT_NAME,
+    )
     region: str = setting(
         "eu-north-1",
         "The provider's region.",
@@ -446,7 +476,15 @@ class EnvironmentSettings(Settings):
                 f"site.site_origin: {self.site.site_origin!r} is not allowed with a custom domain; "
                 f"allowed values: None or 'https://{self.domain.domain_name}'"
             )
-        bucket_prefix = f"{self.name_prefix}-site-"
+        bucket_prefix = site_bucket_prefix(self.name_prefix)
+        reserved = [prefix for prefix in S3_RESERVED_BUCKET_PREFIXES if bucket_prefix.startswith(prefix)]
+        if reserved:
+            raise ConfigError(
+                f"project: {self.project!r} is not allowed: the site bucket's name {bucket_prefix + '…'!r} would "
+                f"start with {reserved[0]!r}, "
+                "a prefix S3 reserves (S3 general purpose bucket naming rules); allowed values: a project name "
+                f"that does not make `<project>-` start with {', '.join(S3_RESERVED_BUCKET_PREFIXES)}"
+            )
         if len(bucket_prefix) > MAX_BUCKET_PREFIX:
             raise ConfigError(
                 f"project: {self.project!r} with environment {self.name!r} is not allowed: the bucket prefix "
@@ -469,6 +507,27 @@ class EnvironmentSettings(Settings):
         return f"{self.project}-{self.name}"
 
     @property
+    def site_web_acl_name(self) -> str:
+        """The site's web ACL (scope CLOUDFRONT, in CLOUDFRONT_REGION)."""
+        return f"{self.name_prefix}-site"
+
+    @property
+    def api_web_acl_name(self) -> str:
+        """The API stage's web ACL (scope REGIONAL, in the stack's region)."""
+        return f"{self.name_prefix}-api"
+
+    def log_resource_policies(self) -> dict[str, tuple[str, ...]]:
+        """The CloudWatch Logs resource policies the stack adds, by region: one per web ACL with WAF logging on (the
+        site's in CLOUDFRONT_REGION, the API's in the stack's region; both there when that is the stack's region),
+        none otherwise."""
+        if not (self.waf.enabled and self.waf.logging):
+            return {}
+        found: dict[str, tuple[str, ...]] = {}
+        for region, acl in ((CLOUDFRONT_REGION, self.site_web_acl_name), (self.region, self.api_web_acl_name)):
+            found[region] = (*found.get(region, ()), waf_log_delivery_policy_name(acl))
+        return found
+
+    @property
     def site_origin(self) -> str | None:
         """The configured site origin: the custom domain's, or site.site_origin; None derives it from CloudFront."""
         if self.domain is not None:
@@ -478,6 +537,16 @@ class EnvironmentSettings(Settings):
     @property
     def table_name(self) -> str:
         return self.data.table_name or f"{self.name_prefix}-users"
+
+
+def waf_log_delivery_policy_name(web_acl_name: str) -> str:
+    """The CloudWatch Logs resource policy that lets WAF's log delivery write a web ACL's log group."""
+    return f"{web_acl_name}-log-delivery"
+
+
+def site_bucket_prefix(name_prefix: str) -> str:
+    """The site bucket's `bucket_prefix` (Terraform appends a unique 26 characters): `<project>-<environment>-site-`."""
+    return f"{name_prefix}-site-"
 
 
 def backend_from_environment(name: str, env: Mapping[str, str]) -> BackendSettings:
@@ -554,7 +623,8 @@ def _local_from(env: Mapping[str, str]) -> EnvironmentSettings:
 
 def preview_environment(name: str, env: Mapping[str, str]) -> EnvironmentSettings:
     """A preview (`preview-<slug>`, e.g. one per pull request): prod's design, made to be thrown away. No
-    deletion protection or point-in-time recovery, a bucket Terraform may empty, a week of logs, no wait for
+    deletion protection or point-in-time recovery, a bucket Terraform may empty, a week of logs in every log group
+    it can create (the WAF's too, should a preview turn WAF logging on), no wait for
     CloudFront, no alarms, no custom domain. Its state is its own: the backend comes from the PREVIEW_* variables
     shared by all previews, the S3 key and Terraform Cloud workspace are derived from its name."""
     backend = backend_from_environment("preview", env)
@@ -564,6 +634,7 @@ def preview_environment(name: str, env: Mapping[str, str]) -> EnvironmentSetting
         data=DataSettings(protect_from_deletion=False, point_in_time_recovery=False),
         function=FunctionSettings(log_retention_days=PREVIEW_LOG_RETENTION_DAYS),
         api=ApiSettings(access_log_retention_days=PREVIEW_LOG_RETENTION_DAYS),
+        waf=WafSettings(log_retention_days=PREVIEW_LOG_RETENTION_DAYS),
         site=SiteSettings(wait_for_deployment=False, force_destroy_bucket=True, noncurrent_version_days=1),
         alarms=AlarmSettings(enabled=False),
         domain=None,

@@ -6,7 +6,9 @@ anonymous IP list (VPNs, Tor, proxies, hosting providers: blocked, or only count
 known bad inputs (Log4j's JNDI lookups and other exploit patterns).
 Each rule and the ACL publish CloudWatch metrics and sample requests. With logging on, WAF writes to a log group
 whose name starts with `aws-waf-logs-` (WAF accepts no other), in the ACL's region, through a log resource
-policy that lets the log delivery service write that one group, for this account only.
+policy that lets the log delivery service write that one group, for this account only. The logs never hold the
+query string (the user's id) or the `authorization` and `cookie` headers (WAF redacts them before writing), and
+unless `log_all_requests` only the requests a rule blocked or counted are kept.
 """
 
 from __future__ import annotations
@@ -31,10 +33,19 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl import (
     Wafv2WebAclVisibilityConfig,
 )
 from cdktf_cdktf_provider_aws.wafv2_web_acl_association import Wafv2WebAclAssociation
-from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import Wafv2WebAclLoggingConfiguration
+from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import (
+    Wafv2WebAclLoggingConfiguration,
+    Wafv2WebAclLoggingConfigurationLoggingFilter,
+    Wafv2WebAclLoggingConfigurationLoggingFilterFilter,
+    Wafv2WebAclLoggingConfigurationLoggingFilterFilterCondition,
+    Wafv2WebAclLoggingConfigurationLoggingFilterFilterConditionActionCondition,
+    Wafv2WebAclLoggingConfigurationRedactedFields,
+    Wafv2WebAclLoggingConfigurationRedactedFieldsQueryString,
+    Wafv2WebAclLoggingConfigurationRedactedFieldsSingleHeader,
+)
 from constructs import Construct
 
-from contract.config import WafSettings
+from contract.config import WafSettings, waf_log_delivery_policy_name
 from modules.arns import arn_field
 
 # AWS's managed rule groups, by name, in the order they are evaluated.
@@ -48,6 +59,12 @@ ANONYMOUS_IP_LIST = "AWSManagedRulesAnonymousIpList"
 ANONYMOUS_IP_RULES = ("AnonymousIPList", "HostingProviderIPList")  # the group's rules, which `count` overrides
 RATE_RULE = "rate-limit-per-ip"
 LOG_GROUP_PREFIX = "aws-waf-logs-"  # WAF logs only to groups named so
+# Kept out of the logs: what identifies a user (the query string's userId) or grants access (credentials, sessions).
+REDACTED_HEADERS = ("authorization", "cookie")
+# The actions of the requests logged unless `log_all_requests`: blocked, counted, and counted because a rule group's
+# rule is overridden to count (the anonymous IP list with anonymous_ip_action="count" logs as EXCLUDED_AS_COUNT,
+# https://docs.aws.amazon.com/waf/latest/APIReference/API_ActionCondition.html).
+LOGGED_ACTIONS = ("BLOCK", "COUNT", "EXCLUDED_AS_COUNT")
 
 
 def _managed(group: str, settings: WafSettings) -> dict[str, Any]:
@@ -61,6 +78,44 @@ def _managed(group: str, settings: WafSettings) -> dict[str, Any]:
 
 def _visibility(metric_name: str) -> dict[str, Any]:
     return {"cloudwatch_metrics_enabled": True, "metric_name": metric_name, "sampled_requests_enabled": True}
+
+
+def redacted_fields() -> list[Wafv2WebAclLoggingConfigurationRedactedFields]:
+    """The query string and each header of REDACTED_HEADERS, one block each (WAF takes one field per block)."""
+    return [
+        Wafv2WebAclLoggingConfigurationRedactedFields(
+            query_string=Wafv2WebAclLoggingConfigurationRedactedFieldsQueryString()
+        ),
+        *(
+            Wafv2WebAclLoggingConfigurationRedactedFields(
+                single_header=Wafv2WebAclLoggingConfigurationRedactedFieldsSingleHeader(name=header)
+            )
+            for header in REDACTED_HEADERS
+        ),
+    ]
+
+
+def logging_filter(settings: WafSettings) -> Wafv2WebAclLoggingConfigurationLoggingFilter | None:
+    """Keep the requests of LOGGED_ACTIONS and drop the rest; None (log everything) with `log_all_requests`."""
+    if settings.log_all_requests:
+        return None
+    return Wafv2WebAclLoggingConfigurationLoggingFilter(
+        default_behavior="DROP",
+        filter=[
+            Wafv2WebAclLoggingConfigurationLoggingFilterFilter(
+                behavior="KEEP",
+                requirement="MEETS_ANY",
+                condition=[
+                    Wafv2WebAclLoggingConfigurationLoggingFilterFilterCondition(
+                        action_condition=Wafv2WebAclLoggingConfigurationLoggingFilterFilterConditionActionCondition(
+                            action=action
+                        )
+                    )
+                    for action in LOGGED_ACTIONS
+                ],
+            )
+        ],
+    )
 
 
 def log_delivery_policy(log_group_arn: str, account: str, log_sources: str) -> str:
@@ -155,7 +210,7 @@ class WebFirewall(Construct):
         delivery = CloudwatchLogResourcePolicy(
             self,
             "log_delivery",
-            policy_name=f"{name}-log-delivery",
+            policy_name=waf_log_delivery_policy_name(name),
             policy_document=log_delivery_policy(group.arn, account, log_sources),
             provider=provider,
         )
@@ -164,6 +219,8 @@ class WebFirewall(Construct):
             "logging",
             resource_arn=self.web_acl.arn,
             log_destination_configs=[group.arn],
+            redacted_fields=redacted_fields(),
+            logging_filter=logging_filter(settings),
             provider=provider,
             depends_on=[delivery],
         )

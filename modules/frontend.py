@@ -52,7 +52,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration imp
 from cdktf_cdktf_provider_aws.s3_bucket_versioning import S3BucketVersioningA, S3BucketVersioningVersioningConfiguration
 from constructs import Construct
 
-from contract.config import MANAGED_SECURITY_HEADERS_POLICY_ID, DomainSettings, SiteSettings
+from contract.config import MANAGED_SECURITY_HEADERS_POLICY_ID, DomainSettings, SiteSettings, site_bucket_prefix
 from contract.headers import SecurityHeaders, content_security_policy
 from contract.site_files import INDEX_DOCUMENT, PRIVATE_PREFIX
 
@@ -196,7 +196,7 @@ class StaticSite(Construct):
 
     def _bucket(self, name_prefix: str, settings: SiteSettings) -> S3Bucket:
         bucket = S3Bucket(
-            self, "bucket", bucket_prefix=f"{name_prefix}-site-", force_destroy=settings.force_destroy_bucket
+            self, "bucket", bucket_prefix=site_bucket_prefix(name_prefix), force_destroy=settings.force_destroy_bucket
         )
         S3BucketPublicAccessBlock(
             self,

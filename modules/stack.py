@@ -20,7 +20,7 @@ from cdktf import (
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
 from constructs import Construct
 
-from contract.config import EmulatorSettings, EnvironmentSettings
+from contract.config import CLOUDFRONT_REGION, EmulatorSettings, EnvironmentSettings
 from contract.outputs import StackOutputs
 from modules.alarms import ErrorAlarms
 from modules.api import UserApi
@@ -89,7 +89,7 @@ class UserAppStack(TerraformStack):
         AwsProvider(self, "aws", region=settings.region, default_tags=tags, **extra)
         # CloudFront takes certificates and web ACLs only from us-east-1: one aliased provider for both.
         us_east_1 = (
-            AwsProvider(self, "aws_us_east_1", alias="us_east_1", region="us-east-1", default_tags=tags, **extra)
+            AwsProvider(self, "aws_us_east_1", alias="us_east_1", region=CLOUDFRONT_REGION, default_tags=tags, **extra)
             if settings.domain or settings.waf.enabled
             else None
         )
@@ -164,7 +164,7 @@ class UserAppStack(TerraformStack):
         WebFirewall(
             self,
             "ApiFirewall",
-            name=f"{settings.name_prefix}-api",
+            name=settings.api_web_acl_name,
             waf_scope="REGIONAL",
             settings=settings.waf,
             protects=api_stage_arn,
@@ -172,7 +172,7 @@ class UserAppStack(TerraformStack):
         site = WebFirewall(
             self,
             "SiteFirewall",
-            name=f"{settings.name_prefix}-site",
+            name=settings.site_web_acl_name,
             waf_scope="CLOUDFRONT",
             settings=settings.waf,
             provider=us_east_1,

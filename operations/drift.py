@@ -113,6 +113,14 @@ def _top(path: str) -> str:
     return path.split("[")[0].split(".")[0]
 
 
+def configured_attributes(config: Mapping[str, Any], entry: Mapping[str, Any]) -> set[str]:
+    """The attributes the configuration sets on the resource a plan entry is about. Taken from the entry's own
+    `type` and `name` (its `index`, a count's number or a for_each key, names an instance of the same block), never
+    parsed out of its address: a key such as `["users.example.com"]` has dots of its own."""
+    section = "data" if entry.get("mode") == "data" else "resource"
+    return set(config.get(section, {}).get(entry["type"], {}).get(entry["name"], {}))
+
+
 def read_report(plan: Mapping[str, Any], config: Mapping[str, Any], *, emulated: bool) -> Report:
     """The report on `terraform show -json` of a refresh-only plan of the stack whose configuration (the
     synthesized JSON) is `config`."""
@@ -127,8 +135,8 @@ def read_report(plan: Mapping[str, Any], config: Mapping[str, Any], *, emulated:
         if actions == ("delete",):
             drift.append(Drift(address, "deleted outside Terraform", ()))
             continue
-        resource_type, name = address.split(".")[-2:]
-        configured = set(config.get("resource", {}).get(resource_type, {}).get(name, {}))
+        resource_type = entry["type"]
+        configured = configured_attributes(config, entry)
         changes = list(attribute_changes(change.get("before") or {}, change.get("after") or {}))
         known = [c for c in changes if emulated and _top(c.path) in EMULATOR_ARTIFACTS.get(resource_type, ())]
         rest = [c for c in changes if c not in known]

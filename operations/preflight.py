@@ -22,10 +22,17 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from contract.config import ConfigError, DomainSettings, EnvironmentSettings, load_environment
+from contract.config import (
+    LOG_RESOURCE_POLICIES_PER_REGION,
+    ConfigError,
+    DomainSettings,
+    EnvironmentSettings,
+    load_environment,
+)
 from terraform_cli import AWS_PROVIDER_CONSTRAINT, Terraform, TerraformError, write_cli_config
 
 if TYPE_CHECKING:
+    from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sts import STSClient
 
@@ -134,6 +141,57 @@ def account_logging_role(settings: EnvironmentSettings, session: boto3.session.S
     return Check(name, True, f"{role_arn} in {settings.region}")
 
 
+def existing_log_resource_policies(session: boto3.session.Session, region: str) -> list[str]:
+    """The names of the account-level CloudWatch Logs resource policies in `region`, every page of them (those of
+    a log group, `policyScope` RESOURCE, count against a quota of their own)."""
+    logs: CloudWatchLogsClient = session.client("logs", region_name=region, config=CLIENT_CONFIG)
+    return [
+        policy["policyName"]
+        for page in logs.get_paginator("describe_resource_policies").paginate(policyScope="ACCOUNT")
+        for policy in page.get("resourcePolicies", [])
+        if "policyName" in policy
+    ]
+
+
+def log_resource_policies(settings: EnvironmentSettings, session: boto3.session.Session) -> Check:
+    """WAF logging adds a CloudWatch Logs resource policy per web ACL, and an account may have only
+    LOG_RESOURCE_POLICIES_PER_REGION in each region: AWS would refuse the one too many halfway through the apply."""
+    name = "log-resource-policies"
+    quota = LOG_RESOURCE_POLICIES_PER_REGION
+    wanted = settings.log_resource_policies()
+    if not wanted:
+        return Check(name, True, "none added: WAF logging is off (waf.enabled and waf.logging)")
+    counted, over, fixes = [], [], []
+    for region, policies in sorted(wanted.items()):
+        try:
+            existing = existing_log_resource_policies(session, region)
+        except (BotoCoreError, ClientError) as exc:
+            return Check(
+                name,
+                False,
+                f"cannot list the CloudWatch Logs resource policies in {region} ({_aws_error(exc)})",
+                f"allow logs:DescribeResourcePolicies in {region} to the identity that deploys, then run the "
+                "preflight again",
+            )
+        added = [policy for policy in policies if policy not in existing]  # the stack's own are updated in place
+        total = len(existing) + len(added)
+        counted.append(f"{region}: {len(existing)} exist, the stack adds {len(added)}, {total} of {quota}")
+        if total > quota:
+            over.append(
+                f"{region} has {len(existing)} CloudWatch Logs resource policies and WAF logging adds "
+                f"{len(added)} ({', '.join(added)}): {total}, over the quota of {quota} per account and region"
+            )
+            fixes.append(
+                f"delete {total - quota} that are no longer needed, or merge several into one (`aws logs "
+                f"describe-resource-policies --region {region}`, then `aws logs delete-resource-policy "
+                f"--policy-name <name> --region {region}`)"
+            )
+    if over:
+        fix = "; ".join(fixes) + "; the quota cannot be raised; or turn WAF logging off (waf.logging=False)"
+        return Check(name, False, "; ".join(over), fix)
+    return Check(name, True, "; ".join(counted))
+
+
 def hosted_zone(domain: DomainSettings, session: boto3.session.Session) -> Check:
     name = "hosted-zone"
     fix = (
@@ -235,6 +293,7 @@ def run_checks(settings: EnvironmentSettings, session: boto3.session.Session, cl
     aws_checks: list[tuple[str, Callable[[], Check]]] = [
         ("region", lambda: region(settings, session)),
         ("api-gateway-logging-role", lambda: account_logging_role(settings, session)),
+        ("log-resource-policies", lambda: log_resource_policies(settings, session)),
     ]
     if settings.domain is not None:
         domain = settings.domain

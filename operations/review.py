@@ -15,8 +15,18 @@ from typing import Any
 
 from terraform_cli import PROJECT_DIR, StackWorkspace, cdktf_command
 
-# Construct ids of the tiers (modules/stack.py) -> the tier's name.
-TIERS = {"UserTable": "data", "UserApi": "logic", "StaticSite": "presentation"}
+# Construct ids of modules/stack.py -> the tier a reviewer files their resources under. A firewall belongs to the
+# tier it guards: the site's web ACL (and its logs) to presentation, the API stage's to logic. The alarms, their
+# topic and its key are operations: they watch the logic tier but serve whoever runs the stack, not any request,
+# and under logic they would read as part of the request path. Resources outside these constructs are "stack".
+TIERS = {
+    "UserTable": "data",
+    "UserApi": "logic",
+    "ApiFirewall": "logic",
+    "StaticSite": "presentation",
+    "SiteFirewall": "presentation",
+    "ErrorAlarms": "operations",
+}
 
 
 def _tier(resource: dict[str, Any]) -> str:

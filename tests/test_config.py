@@ -51,6 +51,38 @@ def test_resource_names_derive_from_project_and_environment():
     assert prod.table_name == "three-tier-prod-users"
 
 
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html (reserved prefixes). The site
+# bucket's name is `<project>-<environment>-site-…`: the hyphen after the project counts, so `sthree` and `xn-` are
+# refused as well as `sthree-app` and `xn--shop`.
+@pytest.mark.parametrize(
+    ("project", "reserved"),
+    [
+        ("xn--shop", "xn--"),
+        ("xn-", "xn--"),
+        ("sthree-app", "sthree-"),
+        ("sthree", "sthree-"),
+        ("sthree-configurator", "sthree-"),
+        ("amzn-s3-demo-a", "amzn-s3-demo-"),
+        ("amzn-s3-demo", "amzn-s3-demo-"),
+    ],
+)
+@pytest.mark.parametrize("environment", ["prod", "local", "preview-pr-42"])
+def test_a_project_that_starts_the_bucket_name_with_a_prefix_s3_reserves_is_refused(project, reserved, environment):
+    with pytest.raises(ConfigError) as refused:
+        replace(load_environment(environment, {}), project=project)
+    assert str(refused.value).startswith(
+        f"project: {project!r} is not allowed: the site bucket's name '{project}-{environment}-site-…' would start "
+        f"with {reserved!r}, a prefix S3 reserves (S3 general purpose bucket naming rules); allowed values: "
+    )
+    assert str(refused.value).endswith("start with xn--, sthree-, amzn-s3-demo-")
+
+
+@pytest.mark.parametrize("project", ["xn-shop", "sthreeapp", "amzn-s3-demos", "app-s3alias", "app--x-s3", "three-"])
+def test_a_project_that_only_looks_reserved_is_accepted(project):
+    # the reserved suffixes never end the bucket's name: Terraform appends 26 digits and hex digits after `-site-`
+    assert replace(load_environment("prod", {}), project=project).project == project
+
+
 def test_prod_protects_its_data_and_local_does_not():
     assert load_environment("prod", {}).data.protect_from_deletion is True
     assert load_environment("local", {}).data.protect_from_deletion is False

@@ -131,3 +131,78 @@ def test_whatever_the_config_accepts_synthesizes_and_is_valid_terraform(tmp_path
         return
     stack = synthesize([value], tmp_path_factory.mktemp("property"))["prod"]
     assert validation_errors(stack.directory, cli_config) == []
+
+
+# --- the site bucket's name, against S3's whole rule set ----------------------------------------------------------
+
+S3_RESERVED_PREFIXES = ("xn--", "sthree-", "sthree-configurator", "amzn-s3-demo-")
+S3_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+
+
+def s3_refuses(bucket: str) -> list[str]:
+    """What S3 says against a general purpose bucket's name, rule by rule, as AWS documents them
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html); written apart from the config's
+    own check, so that it is a test of it."""
+    problems = []
+    if not 3 <= len(bucket) <= 63:
+        problems.append("3-63 characters")
+    if not re.fullmatch(r"[a-z0-9.-]+", bucket):
+        problems.append("lowercase letters, digits, '.' and '-' only")
+    if not re.fullmatch(r"[a-z0-9](.*[a-z0-9])?", bucket):
+        problems.append("begins and ends with a letter or digit")
+    if ".." in bucket:
+        problems.append("no adjacent periods")
+    if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", bucket):
+        problems.append("not an IP address")
+    problems += [f"starts with {p}" for p in S3_RESERVED_PREFIXES if bucket.startswith(p)]
+    problems += [f"ends with {s}" for s in S3_RESERVED_SUFFIXES if bucket.endswith(s)]
+    return problems
+
+
+def test_the_oracle_knows_the_names_from_the_issue():
+    assert s3_refuses("xn--shop-prod-site-x") == ["starts with xn--"]
+    assert s3_refuses("my-bucket--x-s3") == ["ends with --x-s3"]
+    assert s3_refuses("three-tier-prod-site-2026120212000000000000000001") == []
+
+
+# Projects as the rule's pattern draws them, the issue's names, and names built to end or start like a reserved
+# affix (which, in the middle of the bucket's name, S3 accepts).
+PROJECTS = st.one_of(
+    st.from_regex(r"[a-z][a-z0-9-]{1,20}", fullmatch=True),
+    st.sampled_from(["xn--shop", "sthree-app", "amzn-s3-demo-a", "xn-", "sthree", "amzn-s3-demo"]),
+    st.builds(
+        lambda start, rest: start + rest,
+        st.sampled_from(["xn-", "xn", "sthree", "amzn-s3-demo", "amzn-s3", "a"]),
+        st.sampled_from(["", "-", "--", "-s3alias", "--ol-s3", "--x-s3", "--table-s3", "-shop"]),
+    ),
+)
+ENVIRONMENTS = st.one_of(
+    st.sampled_from(["prod", "local"]),
+    st.from_regex(r"preview-[a-z0-9](?:[a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True),
+    st.sampled_from(["preview-s3alias", "preview-x--x-s3", "preview-ol-s3", "preview-x"]),
+)
+# What Terraform appends to a bucket_prefix: a UTC timestamp to 4 decimals without the dot, then a counter as 8 hex
+# digits (terraform-plugin-sdk's id.PrefixedUniqueId, which the AWS provider's bucket_prefix uses).
+TERRAFORM_SUFFIXES = st.from_regex(r"[0-9]{18}[0-9a-f]{8}", fullmatch=True)
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(project=PROJECTS, environment=ENVIRONMENTS, unique=TERRAFORM_SUFFIXES)
+def test_the_config_refuses_a_project_exactly_when_s3_or_terraform_would(project, environment, unique):
+    """Refused with `project` named, or a site bucket whose every name S3 accepts; never refused for nothing."""
+    refusal = None
+    try:
+        replace(load_environment(environment, {}), project=project)
+    except ConfigError as exc:
+        refusal = str(exc)
+    prefix = f"{project}-{environment}-site-"  # as AWS will see it, written out here rather than taken from config
+    wrong = (
+        (["not the rule's pattern"] if not re.fullmatch(r"[a-z][a-z0-9-]{1,20}", project) else [])
+        + (["a bucket_prefix over 37 characters"] if len(prefix) > 37 else [])
+        + s3_refuses(prefix + unique)
+    )
+    if wrong:
+        assert refusal is not None, f"{prefix + unique}: {wrong}"
+        assert re.match(rf"^project: {re.escape(repr(project))} (with environment .* )?is not allowed", refusal)
+    else:
+        assert refusal is None, refusal

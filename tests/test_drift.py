@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from operations import drift
 from operations.drift import AttributeChange, attribute_changes
@@ -117,3 +118,107 @@ def test_putting_the_changes_back_clears_the_drift(whole_local_stack, capsys):
 def test_no_running_local_stack_is_an_error(tmp_path, capsys):
     assert drift.main(["local", "--work-dir", str(tmp_path)]) == drift.ERROR
     assert "no local stack is running" in capsys.readouterr().err
+
+
+# --- resources with an index (for_each and count) ---------------------------------------------------------------
+
+
+def drifted_entry(address: str, name: str, index: object, after: dict) -> dict:
+    """One `resource_drift` entry as `terraform show -json` writes it."""
+    return {
+        "address": address,
+        "mode": "managed",
+        "type": "aws_cloudwatch_log_group",
+        "name": name,
+        "index": index,
+        "change": {"actions": ["update"], "before": {"retention_in_days": 7, "tags": None}, "after": after},
+    }
+
+
+def test_resources_with_a_for_each_key_or_a_count_index_are_read_by_type_and_name():
+    config = {
+        "resource": {
+            "aws_cloudwatch_log_group": {
+                "ByName": {"for_each": "${toset([...])}", "name": "${each.key}", "retention_in_days": 7},
+                "Numbered": {"count": 2, "name": "n-${count.index}", "retention_in_days": 7},
+            }
+        }
+    }
+    plan = {
+        "resource_drift": [
+            # a key with dots of its own: splitting the address on "." reads type `example`, name `com"]`
+            drifted_entry(
+                'aws_cloudwatch_log_group.ByName["users.example.com"]',
+                "ByName",
+                "users.example.com",
+                {"retention_in_days": 30, "tags": {"Owner": "someone"}},
+            ),
+            drifted_entry("aws_cloudwatch_log_group.Numbered[1]", "Numbered", 1, {"retention_in_days": 1}),
+        ]
+    }
+    found = drift.read_report(plan, config, emulated=False)
+    assert [(d.address, [c.path for c in d.changes]) for d in found.drift] == [
+        ('aws_cloudwatch_log_group.ByName["users.example.com"]', ["retention_in_days"]),
+        ("aws_cloudwatch_log_group.Numbered[1]", ["retention_in_days"]),
+    ]
+    assert [(d.address, [c.path for c in d.changes]) for d in found.not_set_by_the_stack] == [
+        ('aws_cloudwatch_log_group.ByName["users.example.com"]', ["tags"])
+    ]
+
+
+def test_drift_on_for_each_and_count_instances_is_reported_in_the_emulator(emulator, tmp_path, capsys, monkeypatch):
+    """A stack of its own in the emulator: log groups made with for_each (keys with dots, as the certificate
+    validation records have) and SNS topics made with count, changed with boto3 behind Terraform's back."""
+    from cdktf import App, LocalBackend, TerraformCount, TerraformIterator, TerraformStack, Token
+    from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+    from cdktf_cdktf_provider_aws.provider import AwsProvider
+    from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
+
+    from contract.config import EmulatorSettings
+    from modules.stack import local_provider_options
+    from terraform_cli import AWS_PROVIDER_CONSTRAINT, StackWorkspace
+
+    app = App(outdir=str(tmp_path / "out"))
+    stack = TerraformStack(app, "indexed")
+    LocalBackend(stack, path=str(tmp_path / "indexed.tfstate"))  # never beside the project
+    stack.add_override("terraform.required_providers.aws.version", AWS_PROVIDER_CONSTRAINT)
+    AwsProvider(stack, "aws", region=emulator.region, **local_provider_options(EmulatorSettings(url=emulator.url)))
+    keys = TerraformIterator.from_list(["users.example.com", "www.users.example.com"])
+    CloudwatchLogGroup(
+        stack, "ByName", for_each=keys, name=f"/drift-test/{Token.as_string(keys.value)}", retention_in_days=7
+    )
+    count = TerraformCount.of(2)
+    SnsTopic(
+        stack, "Numbered", count=count, name=f"drift-test-{Token.as_string(count.index)}", display_name="as configured"
+    )
+    app.synth()
+    workspace = StackWorkspace("indexed", Path(app.outdir))
+    terraform = workspace.initialized(env=emulator.environment(), timeout=600)
+    terraform.apply()
+    try:
+        emulator.client("logs").put_retention_policy(
+            logGroupName="/drift-test/www.users.example.com", retentionInDays=30
+        )
+        (topic,) = [
+            t["TopicArn"]
+            for t in emulator.client("sns").list_topics()["Topics"]
+            if t["TopicArn"].endswith(":drift-test-1")
+        ]
+        emulator.client("sns").set_topic_attributes(
+            TopicArn=topic, AttributeName="DisplayName", AttributeValue="changed by hand"
+        )
+        monkeypatch.setattr(drift, "terraform_for", lambda args: (workspace, terraform))
+        code = drift.main(["local", "--json"])  # "local": the emulator's known artifacts are named as such
+        found = json.loads(capsys.readouterr().out)
+        assert code == drift.DRIFT  # the command alerts, as a scheduled job needs
+        assert {d["address"]: d["changes"] for d in found["drift"]} == {
+            'aws_cloudwatch_log_group.ByName["www.users.example.com"]': [
+                {"path": "retention_in_days", "before": 7, "after": 30}
+            ],
+            "aws_sns_topic.Numbered[1]": [
+                {"path": "display_name", "before": "as configured", "after": "changed by hand"}
+            ],
+        }
+        assert found["not_set_by_the_stack"] == []  # and nothing else: the other instances are unchanged
+    finally:
+        terraform.destroy()

@@ -112,6 +112,53 @@ def test_the_log_delivery_policy_is_in_the_region_of_its_group(prod_all):
         json.loads(policy["policy_document"])  # valid JSON before Terraform fills the account in
 
 
+# https://docs.aws.amazon.com/waf/latest/developerguide/logging-management.html (redacting fields, filtering logs)
+# https://docs.aws.amazon.com/waf/latest/APIReference/API_LoggingConfiguration.html (RedactedFields, LoggingFilter)
+def test_waf_logs_never_hold_the_query_string_or_credentials(prod_all):
+    configurations = prod_all.resources("aws_wafv2_web_acl_logging_configuration").values()
+    assert len(configurations) == 2
+    for logging in configurations:
+        assert logging["redacted_fields"] == [
+            {"query_string": {}},  # GET /users?userId=…: the user asked for
+            {"single_header": {"name": "authorization"}},
+            {"single_header": {"name": "cookie"}},
+        ]
+
+
+KEEP_BLOCKED_AND_COUNTED = {
+    "default_behavior": "DROP",
+    "filter": [
+        {
+            "behavior": "KEEP",
+            "requirement": "MEETS_ANY",
+            "condition": [
+                {"action_condition": {"action": "BLOCK"}},
+                {"action_condition": {"action": "COUNT"}},
+                # a managed group's rule overridden to count (anonymous_ip_action="count") logs as this
+                # (https://docs.aws.amazon.com/waf/latest/APIReference/API_ActionCondition.html)
+                {"action_condition": {"action": "EXCLUDED_AS_COUNT"}},
+            ],
+        }
+    ],
+}
+
+
+def test_waf_logs_keep_only_blocked_and_counted_requests_by_default(prod_all):
+    assert WafSettings().log_all_requests is False
+    for logging in prod_all.resources("aws_wafv2_web_acl_logging_configuration").values():
+        assert logging["logging_filter"] == KEEP_BLOCKED_AND_COUNTED
+
+
+def test_every_request_can_be_logged_still_redacted(tmp_path):
+    settings = replace(load_environment("prod", {}), waf=WafSettings(enabled=True, logging=True, log_all_requests=True))
+    (stack,) = synthesize([settings], tmp_path).values()
+    configurations = stack.resources("aws_wafv2_web_acl_logging_configuration").values()
+    assert len(configurations) == 2
+    for logging in configurations:
+        assert "logging_filter" not in logging
+        assert len(logging["redacted_fields"]) == 3
+
+
 def test_anonymous_ips_can_be_counted_instead_of_blocked(tmp_path):
     settings = replace(load_environment("prod", {}), waf=WafSettings(enabled=True, anonymous_ip_action="count"))
     (stack,) = synthesize([settings], tmp_path).values()
@@ -161,6 +208,7 @@ def test_each_web_acl_fits_the_capacity_its_base_price_covers(prod_all, scope):
         ("rate_limit_per_5_minutes", 99, "from 100 to 2000000000"),
         ("anonymous_ip_action", "allow", "block, count"),
         ("log_retention_days", 2, "1, 3, 5"),
+        ("log_all_requests", "yes", "True, False"),
     ],
 )
 def test_bad_waf_settings_name_the_field(field, value, allowed):
@@ -220,6 +268,15 @@ def test_both_web_acls_apply_attach_and_log_in_the_emulator(emulator, tmp_path):
     assert wafv2.get_web_acl_for_resource(ResourceArn=stage_arn)["WebACL"]["Name"] == "waftest-api"
     logging = wafv2.get_logging_configuration(ResourceArn=regional["ARN"])["LoggingConfiguration"]
     assert logging["LogDestinationConfigs"][0].endswith(":log-group:aws-waf-logs-waftest-api")
+    # accepted and kept (moto stores them; it does not apply them to any log)
+    assert logging["RedactedFields"] == [
+        {"QueryString": {}},
+        {"SingleHeader": {"Name": "authorization"}},
+        {"SingleHeader": {"Name": "cookie"}},
+    ]
+    assert logging["LoggingFilter"]["DefaultBehavior"] == "DROP"
+    (keep,) = logging["LoggingFilter"]["Filters"]
+    assert [c["ActionCondition"]["Action"] for c in keep["Conditions"]] == ["BLOCK", "COUNT", "EXCLUDED_AS_COUNT"]
     terraform.destroy()
 
 

@@ -8,10 +8,14 @@ import uuid
 from dataclasses import replace
 
 import boto3
+import pytest
+from botocore.stub import Stubber
 
-from contract.config import BackendSettings, DomainSettings, load_environment
+from contract.config import BackendSettings, DomainSettings, WafSettings, load_environment
+from local_stack.emulator import start_emulator
 from operations import deploy, preflight
 from operations.preflight import Check, run_checks
+from tests.conftest import prod_with_every_option
 
 TRUST_API_GATEWAY = json.dumps(
     {
@@ -112,6 +116,126 @@ def test_a_stack_that_manages_the_role_needs_none_set(aws, cli_config):
     ]
     assert check.ok
     assert "set by this stack" in check.detail
+
+
+# --- CloudWatch Logs resource policies (10 per account and region) ------------------------------------------------
+# https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutResourcePolicy.html and the quota on
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/cloudwatch_limits_cwl.html. Each test has an account of
+# its own (an emulator of its own), so that other tests' policies in us-east-1 do not count.
+
+
+@pytest.fixture
+def own_account(monkeypatch):
+    """A session on an emulator of its own: a fresh account with no resource policies anywhere."""
+    running = start_emulator()
+    for name, value in running.environment().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    yield boto3.session.Session()
+    running.stop()
+
+
+def with_waf_logging(region: str, logging: bool = True):
+    return settings(region=region, waf=WafSettings(enabled=True, logging=logging))
+
+
+def resource_policies(session, region: str, count: int, *names: str) -> None:
+    """`names`, then made-up ones until the region has `count` resource policies."""
+    logs = session.client("logs", region_name=region)
+    for index in range(count):
+        name = names[index] if index < len(names) else f"someone-elses-{index}"
+        logs.put_resource_policy(policyName=name, policyDocument=json.dumps({"Version": "2012-10-17"}))
+
+
+def test_no_waf_logging_adds_no_resource_policy(own_account):
+    for waf in (WafSettings(), WafSettings(enabled=True), WafSettings(logging=True)):
+        check = preflight.log_resource_policies(settings(waf=waf), own_account)
+        assert check == Check(
+            "log-resource-policies", True, "none added: WAF logging is off (waf.enabled and waf.logging)"
+        )
+
+
+def test_the_stack_adds_one_in_us_east_1_and_one_in_its_region(own_account):
+    resource_policies(own_account, "us-east-1", 3)
+    check = preflight.log_resource_policies(with_waf_logging("eu-north-1"), own_account)
+    assert check == Check(
+        "log-resource-policies",
+        True,
+        "eu-north-1: 0 exist, the stack adds 1, 1 of 10; us-east-1: 3 exist, the stack adds 1, 4 of 10",
+    )
+
+
+def test_filling_the_quota_exactly_passes(own_account):
+    resource_policies(own_account, "us-east-1", 9)
+    assert preflight.log_resource_policies(with_waf_logging("eu-north-1"), own_account).ok
+
+
+def test_one_over_the_quota_fails_with_what_how_many_and_what_to_do(own_account):
+    resource_policies(own_account, "us-east-1", 10)
+    check = preflight.log_resource_policies(with_waf_logging("eu-north-1"), own_account)
+    assert check.ok is False
+    assert check.detail == (
+        "us-east-1 has 10 CloudWatch Logs resource policies and WAF logging adds 1 "
+        "(three-tier-prod-site-log-delivery): 11, over the quota of 10 per account and region"
+    )
+    assert check.fix == (
+        "delete 1 that are no longer needed, or merge several into one (`aws logs describe-resource-policies "
+        "--region us-east-1`, then `aws logs delete-resource-policy --policy-name <name> --region us-east-1`); "
+        "the quota cannot be raised; or turn WAF logging off (waf.logging=False)"
+    )
+
+
+def test_in_us_east_1_the_stack_adds_both_there(own_account):
+    resource_policies(own_account, "us-east-1", 9)
+    check = preflight.log_resource_policies(with_waf_logging("us-east-1"), own_account)
+    assert check.ok is False
+    assert check.detail.startswith(
+        "us-east-1 has 9 CloudWatch Logs resource policies and WAF logging adds 2 "
+        "(three-tier-prod-site-log-delivery, three-tier-prod-api-log-delivery): 11, over the quota"
+    )
+    assert "delete 1 that are no longer needed" in (check.fix or "")
+
+
+def test_the_stacks_own_policies_from_an_earlier_deploy_are_not_added_again(own_account):
+    own = with_waf_logging("us-east-1").log_resource_policies()["us-east-1"]
+    resource_policies(own_account, "us-east-1", 10, *own)
+    check = preflight.log_resource_policies(with_waf_logging("us-east-1"), own_account)
+    assert check == Check("log-resource-policies", True, "us-east-1: 10 exist, the stack adds 0, 10 of 10")
+
+
+def test_every_page_of_policies_is_counted(monkeypatch):
+    """moto answers in one page; AWS pages, so the check follows nextToken (a stubbed client)."""
+    logs = boto3.session.Session().client(
+        "logs", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    stub = Stubber(logs)
+    page = [{"policyName": f"p{n}", "policyDocument": "{}"} for n in range(5)]
+    stub.add_response(
+        "describe_resource_policies", {"resourcePolicies": page, "nextToken": "more"}, {"policyScope": "ACCOUNT"}
+    )
+    stub.add_response(
+        "describe_resource_policies",
+        {"resourcePolicies": [{**p, "policyName": p["policyName"] + "b"} for p in page]},
+        {"policyScope": "ACCOUNT", "nextToken": "more"},
+    )
+
+    session = boto3.session.Session()
+    monkeypatch.setattr(session, "client", lambda *args, **kwargs: logs)
+    with stub:
+        assert len(preflight.existing_log_resource_policies(session, "us-east-1")) == 10
+        stub.assert_no_pending_responses()
+
+
+def test_the_policies_the_check_counts_are_those_the_stack_makes(prod_all):
+    """contract/config.py names them for the preflight; the stack must make exactly those, in those regions."""
+    from contract.config import CLOUDFRONT_REGION
+
+    every_option = prod_with_every_option()
+    made: dict[str, list[str]] = {}
+    for policy in prod_all.resources("aws_cloudwatch_log_resource_policy").values():
+        region = CLOUDFRONT_REGION if policy.get("provider") == "aws.us_east_1" else every_option.region
+        made.setdefault(region, []).append(policy["policy_name"])
+    assert made == {region: list(names) for region, names in every_option.log_resource_policies().items()}
 
 
 # --- the custom domain's zone -------------------------------------------------------------------------------------
@@ -243,9 +367,15 @@ def test_no_terraform_fails_with_where_to_get_it(monkeypatch, tmp_path, cli_conf
 def test_json_lists_every_check_and_exit_1_when_one_fails(aws, capsys):
     assert preflight.main(["prod", "--json"], session=aws) == 1  # eu-north-1 has no logging role in the emulator
     checks = json.loads(capsys.readouterr().out)["checks"]
-    assert [c["name"] for c in checks] == ["credentials", "region", "api-gateway-logging-role", "terraform"]
+    assert [c["name"] for c in checks] == [
+        "credentials",
+        "region",
+        "api-gateway-logging-role",
+        "log-resource-policies",
+        "terraform",
+    ]
     assert all(set(c) == {"name", "ok", "detail", "fix"} for c in checks)
-    assert [c["ok"] for c in checks] == [True, True, False, True]
+    assert [c["ok"] for c in checks] == [True, True, False, True, True]
 
 
 def test_exit_0_when_every_check_passes(aws, capsys, monkeypatch):
@@ -253,7 +383,7 @@ def test_exit_0_when_every_check_passes(aws, capsys, monkeypatch):
     monkeypatch.setattr(preflight, "load_environment", lambda name: settings(region="eu-south-2"))
     assert preflight.main(["prod"], session=aws) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 4
+    assert len(lines) == 5
     assert all(line.startswith("ok   ") for line in lines)
 
 

@@ -3,12 +3,13 @@ destroy command that removes one completely and refuses anything else."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
 
 import pytest
 
 from contract.config import (
+    LOG_RETENTION_DAYS,
     PREVIEW_LOG_RETENTION_DAYS,
     ConfigError,
     EmulatorSettings,
@@ -16,6 +17,7 @@ from contract.config import (
     selected_environments,
 )
 from contract.outputs import StackOutputs
+from contract.rules import OneOf
 from hooks.publish import publish_site
 from hooks.results import PublishOptions, Target
 from hooks.storage import SiteClients
@@ -54,6 +56,37 @@ def test_a_preview_keeps_logs_a_week_and_does_not_wait_for_cloudfront(preview):
     retentions = {g["retention_in_days"] for g in preview.resources("aws_cloudwatch_log_group").values()}
     assert retentions == {PREVIEW_LOG_RETENTION_DAYS}
     assert preview.only("aws_cloudfront_distribution")["wait_for_deployment"] is False
+
+
+def retention_settings(settings, path: str = "") -> dict[str, int]:
+    """Every log retention setting of an environment, by its dotted name (the fields whose rule is CloudWatch Logs'
+    list of retention periods), however deep."""
+    found: dict[str, int] = {}
+    for item in fields(settings):
+        value, name = getattr(settings, item.name), f"{path}{item.name}"
+        if is_dataclass(value):
+            found |= retention_settings(value, f"{name}.")
+        elif item.metadata.get("rule") == OneOf(LOG_RETENTION_DAYS):
+            found[name] = value
+    return found
+
+
+def test_every_log_retention_of_a_preview_is_a_week():
+    retentions = retention_settings(load_environment("preview-pr-42", {}))
+    assert {"function.log_retention_days", "api.access_log_retention_days", "waf.log_retention_days"} <= set(retentions)
+    assert retentions == dict.fromkeys(retentions, PREVIEW_LOG_RETENTION_DAYS)
+
+
+def test_a_preview_with_waf_logging_keeps_the_waf_logs_a_week_too(tmp_path):
+    settings = load_environment("preview-pr-42", {})
+    with_waf = replace(settings, waf=replace(settings.waf, enabled=True, logging=True))
+    stack = synthesize([with_waf], tmp_path)["preview-pr-42"]
+    groups = stack.resources("aws_cloudwatch_log_group").values()
+    assert {g["name"] for g in groups} >= {
+        "aws-waf-logs-three-tier-preview-pr-42-site",
+        "aws-waf-logs-three-tier-preview-pr-42-api",
+    }
+    assert {g["retention_in_days"] for g in groups} == {PREVIEW_LOG_RETENTION_DAYS}
 
 
 def test_a_preview_has_no_alarms_and_no_custom_domain(preview):

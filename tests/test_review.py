@@ -6,7 +6,7 @@ import json
 
 from contract.outputs import StackOutputs
 from operations import plan as review_plan
-from operations.review import summarize
+from operations.review import TIERS, summarize
 from terraform_cli import resource_changes
 
 
@@ -16,6 +16,36 @@ def test_summary_groups_resources_by_tier(prod):
     assert resources["data"] == {"aws_dynamodb_table": 1, "aws_dynamodb_table_item": 1}
     assert resources["logic"]["aws_lambda_function"] == 1
     assert resources["presentation"]["aws_cloudfront_distribution"] == 1
+
+
+def test_firewalls_and_alarms_are_filed_under_the_tier_they_serve(prod_all):
+    resources = summarize(prod_all.config)["resources"]
+    assert set(resources) == {"data", "logic", "presentation", "operations"}  # nothing left under "stack"
+    # the site's web ACL guards the distribution; the API's guards the stage; each with its logs
+    for tier in ("presentation", "logic"):
+        assert resources[tier]["aws_wafv2_web_acl"] == 1
+        assert resources[tier]["aws_wafv2_web_acl_logging_configuration"] == 1
+        assert resources[tier]["aws_cloudwatch_log_resource_policy"] == 1
+    assert resources["logic"]["aws_wafv2_web_acl_association"] == 1
+    assert resources["operations"] == {
+        "aws_cloudwatch_metric_alarm": 2,
+        "aws_kms_alias": 1,
+        "aws_kms_key": 1,
+        "aws_kms_key_policy": 1,
+        "aws_sns_topic": 1,
+        "aws_sns_topic_policy": 1,
+        "aws_sns_topic_subscription": 1,
+    }
+
+
+def test_every_construct_of_the_stack_has_a_tier(prod_all):
+    """A construct added to modules/stack.py without a tier in operations/review.py would be filed as "stack"."""
+    constructs = {
+        resource["//"]["metadata"]["path"].split("/")[1]
+        for by_name in prod_all.config["resource"].values()
+        for resource in by_name.values()
+    }
+    assert constructs == set(TIERS)
 
 
 def test_summary_lists_exactly_the_three_iam_actions_of_the_function(prod):
