@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import boto3
@@ -26,7 +26,7 @@ from hooks.publish import publish_site
 from hooks.release import SourceError
 from hooks.results import DEFAULT_AWS_TIMEOUT, CspViolations, PublishError, PublishOptions, Target
 from hooks.rollback import release_history, rollback
-from hooks.storage import SiteClients, default_session
+from hooks.storage import SiteClients, default_session, live_content_security_policy
 
 DEFAULT_SOURCE = Path(__file__).resolve().parent.parent / "web"
 PREVIOUS = "previous"  # --rollback without a release
@@ -139,6 +139,27 @@ def target_of(args: argparse.Namespace, *, need_api: bool = True) -> Target:
     )
 
 
+def checked_against_the_live_policy(target: Target, clients: SiteClients) -> Target:
+    """`target` with the CSP its distribution sends, when no outputs file or --csp named one: the pages are never
+    published unchecked without a word. Where the policy cannot be read (or there is none), one warning says so."""
+    if target.content_security_policy is not None:
+        return target
+    try:
+        live = live_content_security_policy(clients.cloudfront, target.distribution_id)
+    except ClientError as exc:  # refused or not offered (moto); an endpoint that fails fails the publish too
+        reason = f"the distribution's response-headers policy could not be read ({' '.join(str(exc).split())})"
+    else:
+        if live is not None:
+            return replace(target, content_security_policy=live)
+        reason = f"distribution {target.distribution_id} sends no content security policy"
+    print(
+        f"post_apply: warning: the pages were not checked against a content security policy: {reason}; "
+        "pass --csp or --outputs-file to check them",
+        file=sys.stderr,
+    )
+    return target
+
+
 def main(argv: list[str] | None = None, session: boto3.session.Session | None = None) -> int:
     args = parse_args(argv)
     options = PublishOptions(
@@ -163,7 +184,9 @@ def main(argv: list[str] | None = None, session: boto3.session.Session | None = 
             wanted = None if args.rollback == PREVIOUS else args.rollback
             result = rollback(target_of(args, need_api=False), wanted, options, clients)
         else:
-            result = publish_site(target_of(args), args.source, options, clients)
+            result = publish_site(
+                checked_against_the_live_policy(target_of(args), clients), args.source, options, clients
+            )
     except (UsageError, OutputsError, PublishError, SourceError, FileNotFoundError, BotoCoreError, ClientError) as exc:
         aws = isinstance(exc, (BotoCoreError, ClientError))
         message = f"AWS said: {exc}" if aws else str(exc)

@@ -218,6 +218,18 @@ def default_root_object(cloudfront: CloudFrontClient, distribution_id: str) -> s
     return config.get("DefaultRootObject") or INDEX_DOCUMENT
 
 
+def live_content_security_policy(cloudfront: CloudFrontClient, distribution_id: str) -> str | None:
+    """The CSP the distribution's default behavior sends, from its response-headers policy; None when it sends
+    none. Raises botocore's errors when either cannot be read."""
+    behavior = cloudfront.get_distribution_config(Id=distribution_id)["DistributionConfig"]["DefaultCacheBehavior"]
+    policy_id = behavior.get("ResponseHeadersPolicyId")
+    if not policy_id:
+        return None
+    policy = cloudfront.get_response_headers_policy(Id=policy_id)["ResponseHeadersPolicy"]
+    security = policy["ResponseHeadersPolicyConfig"].get("SecurityHeadersConfig", {})
+    return security.get("ContentSecurityPolicy", {}).get("ContentSecurityPolicy")
+
+
 def invalidation_path(key: str) -> str:
     """The viewer path of a key, URL-encoded as CloudFront expects (spaces, ?, #, %, non-ASCII)."""
     return "/" + quote(key, safe="/")

@@ -19,6 +19,8 @@ from tests.aws_resources import plain_distribution
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 API_URL = "https://abc123.execute-api.eu-north-1.amazonaws.com/prod/users"
+# The policy the stack gives a site whose API is API_URL's (what --csp or the outputs file names).
+SITE_CSP = content_security_policy("https://abc123.execute-api.eu-north-1.amazonaws.com")
 
 
 def make_site(aws: Any, tmp_path: Path) -> dict[str, Any]:
@@ -90,7 +92,7 @@ def stack_outputs(site: dict[str, Any], page_api_url: str = API_URL, csp: str | 
         function_name="get-user",
         api_id="abc123",
         api_stage="prod",
-        content_security_policy=csp or content_security_policy("https://abc123.execute-api.eu-north-1.amazonaws.com"),
+        content_security_policy=csp or SITE_CSP,
     )
 
 

@@ -14,7 +14,7 @@ from hooks.publish import publish_site
 from hooks.release import IMMUTABLE, REVALIDATE
 from hooks.results import PublishOptions, PublishResult, Target
 from hooks.storage import SiteClients
-from tests.publishing import API_URL, invalidations, make_site, objects, references, run, stack_outputs
+from tests.publishing import API_URL, SITE_CSP, invalidations, make_site, objects, references, run, stack_outputs
 
 
 @pytest.fixture
@@ -153,7 +153,7 @@ def test_failed_asset_upload_keeps_the_previous_html_and_exits_non_zero(aws, sit
 def test_failure_is_reported_on_one_line(aws, site, capsys):
     faulty = boto3.session.Session()
     faulty.events.register("before-call.s3.PutObject", failing_put_for("style."))
-    code, _ = run(site, session=faulty)
+    code, _ = run(site, "--csp", SITE_CSP, session=faulty)
     err = capsys.readouterr().err
     assert code == 1
     assert err.count("\n") == 1

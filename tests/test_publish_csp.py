@@ -4,8 +4,11 @@ block is one line naming the file, the line and the fix; by default nothing is u
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import boto3
 import pytest
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 from contract.headers import content_security_policy
 from hooks.post_apply import main
@@ -179,3 +182,50 @@ def test_the_policy_comes_from_the_stacks_outputs(aws, site, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["csp_findings"][0].endswith(
         "inline scripts are blocked by default-src 'self'; move it into a .js file loaded with <script src>"
     )
+
+
+# --- explicit values: the live policy ----------------------------------------------------------------------------
+
+
+def serving_a_policy(aws, csp: str) -> Any:
+    """A session whose distribution reads back with a response-headers policy sending `csp` (moto has no such
+    API: its GetDistributionConfig answer gains the policy's id, and GetResponseHeadersPolicy answers here)."""
+    session = boto3.session.Session()
+
+    def add_policy(parsed: dict[str, Any], **_: Any) -> None:
+        parsed["DistributionConfig"]["DefaultCacheBehavior"]["ResponseHeadersPolicyId"] = "site-headers"
+
+    def answer_policy(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        assert params["url_path"].endswith("/response-headers-policy/site-headers")
+        config = {"Name": "site", "SecurityHeadersConfig": {"ContentSecurityPolicy": {"ContentSecurityPolicy": csp}}}
+        parsed = {"ResponseHeadersPolicy": {"Id": "site-headers", "ResponseHeadersPolicyConfig": config}}
+        return AWSResponse("https://cloudfront.amazonaws.com", 200, HTTPHeaders(), None), parsed
+
+    session.events.register("after-call.cloudfront.GetDistributionConfig", add_policy)
+    session.events.register("before-call.cloudfront.GetResponseHeadersPolicy", answer_policy)
+    return session
+
+
+def test_explicit_values_without_a_policy_are_checked_against_the_live_one(aws, site, capsys):
+    with_body(site, "<script>alert(1)</script>")
+    code, error = run(site, session=serving_a_policy(aws, CSP), capsys=capsys)
+    assert code == 1
+    assert error["csp_findings"][0].endswith(
+        "inline scripts are blocked by default-src 'self'; move it into a .js file loaded with <script src>"
+    )
+    assert objects(aws, site["bucket"]) == {}
+
+
+def test_a_live_policy_that_cannot_be_read_is_one_warning_naming_what_was_not_checked(aws, site, capsys):
+    code = main(hook_argv(site))  # moto has no response-headers-policy API
+    err = capsys.readouterr().err
+    assert code == 0
+    assert err.count("\n") == 1
+    assert err.startswith("post_apply: warning: the pages were not checked against a content security policy: ")
+    assert "pass --csp or --outputs-file to check them" in err
+
+
+def test_a_given_policy_is_used_without_reading_the_live_one(aws, site, capsys):
+    code, _ = run(site, "--csp", CSP, capsys=capsys)
+    assert code == 0
+    assert "warning" not in capsys.readouterr().err

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from hooks.release import IMMUTABLE, REVALIDATE, SHORT_LIVED
-from tests.publishing import body, invalidations, make_site, objects, run
+from tests.publishing import SITE_CSP, body, invalidations, make_site, objects, run
 
 
 @pytest.fixture
@@ -88,7 +88,7 @@ def test_well_known_files_are_published_under_their_own_names(aws, site):
 
 def test_a_page_that_is_not_utf8_is_one_clear_error(aws, site, capsys):
     (site["source"] / "latin1.html").write_bytes("<p>café</p>".encode("latin-1"))
-    assert run(site)[0] == 1
+    assert run(site, "--csp", SITE_CSP)[0] == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "latin1.html: not UTF-8 text" in err
