@@ -195,7 +195,7 @@ def serving_a_policy(aws, csp: str) -> Any:
     def add_policy(parsed: dict[str, Any], **_: Any) -> None:
         parsed["DistributionConfig"]["DefaultCacheBehavior"]["ResponseHeadersPolicyId"] = "site-headers"
 
-    def answer_policy(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+    def answer_policy(params: dict[str, Any], **_: Any) -> Any:  # (response, parsed): botocore uses it as the answer
         assert params["url_path"].endswith("/response-headers-policy/site-headers")
         config = {"Name": "site", "SecurityHeadersConfig": {"ContentSecurityPolicy": {"ContentSecurityPolicy": csp}}}
         parsed = {"ResponseHeadersPolicy": {"Id": "site-headers", "ResponseHeadersPolicyConfig": config}}
