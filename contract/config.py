@@ -271,10 +271,11 @@ class AlarmSettings(Settings):
 @dataclass(frozen=True)
 class WafSettings(Settings):
     """AWS WAF (off by default): a web ACL on the distribution (scope CLOUDFRONT, in us-east-1) and one on the API
-    stage (REGIONAL), so the API is covered whether the page calls it cross-origin or through the site. Rules: a
-    rate limit per client IP, then AWS's managed IP reputation and anonymous IP lists, common rule set and known
-    bad inputs (Log4j and the like), each with CloudWatch metrics. Costs: $5 a month per web ACL and $1 per rule
-    (about $20 a month for both), plus $0.60 per million requests; logging adds CloudWatch Logs ingestion."""
+    stage (REGIONAL). Rules, wherever WAF sees the visitor: a rate limit per client IP, then AWS's managed IP
+    reputation and anonymous IP lists, common rule set and known bad inputs (Log4j and the like), each with
+    CloudWatch metrics. In same-origin mode the site's ACL judges `/users` too, and the API's ACL admits only the
+    distribution's requests (a secret header). Costs: $5 a month per web ACL and $1 per rule (about $20 a month for
+    both), plus $0.60 per million requests; logging adds CloudWatch Logs ingestion."""
 
     prefix: ClassVar[str] = "waf"
 

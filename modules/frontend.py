@@ -13,6 +13,7 @@ from cdktf_cdktf_provider_aws.cloudfront_distribution import (
     CloudfrontDistributionDefaultCacheBehavior,
     CloudfrontDistributionOrderedCacheBehavior,
     CloudfrontDistributionOrigin,
+    CloudfrontDistributionOriginCustomHeader,
     CloudfrontDistributionOriginCustomOriginConfig,
     CloudfrontDistributionRestrictions,
     CloudfrontDistributionRestrictionsGeoRestriction,
@@ -55,6 +56,7 @@ from constructs import Construct
 from contract.config import MANAGED_SECURITY_HEADERS_POLICY_ID, DomainSettings, SiteSettings, site_bucket_prefix
 from contract.headers import SecurityHeaders, content_security_policy
 from contract.site_files import INDEX_DOCUMENT, PRIVATE_PREFIX
+from modules.firewall import OriginHeader
 
 # AWS's managed cache policy "CachingOptimized": honours Cache-Control, compresses, no cookies or query strings.
 CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
@@ -120,6 +122,7 @@ class SiteApi:
     domain: str
     origin_path: str
     path: str
+    origin_header: OriginHeader | None = None  # sent with every request to the API, when its firewall requires it
 
 
 @dataclass(frozen=True)
@@ -405,6 +408,11 @@ class StaticSite(Construct):
             origin_id=API_ORIGIN_ID,
             domain_name=api.domain,
             origin_path=api.origin_path,
+            custom_header=(
+                [CloudfrontDistributionOriginCustomHeader(name=api.origin_header.name, value=api.origin_header.value)]
+                if api.origin_header
+                else None
+            ),
             custom_origin_config=CloudfrontDistributionOriginCustomOriginConfig(
                 http_port=80, https_port=443, origin_protocol_policy="https-only", origin_ssl_protocols=["TLSv1.2"]
             ),

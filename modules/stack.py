@@ -25,7 +25,7 @@ from contract.outputs import StackOutputs
 from modules.alarms import ErrorAlarms
 from modules.api import UserApi
 from modules.data import UserTable
-from modules.firewall import WebFirewall
+from modules.firewall import OriginHeader, WebFirewall
 from modules.frontend import CustomDomain, SiteApi, StaticSite
 from terraform_cli import AWS_PROVIDER_CONSTRAINT, local_state_path
 
@@ -114,16 +114,22 @@ class UserAppStack(TerraformStack):
             allowed_origin="*" if settings.site.allow_any_origin else settings.site_origin or site_origin.token,
             public_origin=settings.emulator.api_origin if settings.emulator else None,
         )
-        # AWS WAF, when on: the API is called cross-origin as well as through the site, so each gets a web ACL.
-        site_web_acl = (
-            self._firewalls(settings, api.stage_arn, us_east_1) if us_east_1 and settings.waf.enabled else None
+        # AWS WAF, when on: a web ACL on the site and one on the API stage (see _firewalls).
+        site_web_acl, origin_header = (
+            self._firewalls(settings, api.stage_arn, us_east_1) if us_east_1 and settings.waf.enabled else (None, None)
         )
         site = StaticSite(
             self,
             "StaticSite",
             name_prefix=settings.name_prefix,
             settings=settings.site,
-            api=SiteApi(origin=api.origin, domain=api.domain, origin_path=api.origin_path, path=api.path),
+            api=SiteApi(
+                origin=api.origin,
+                domain=api.domain,
+                origin_path=api.origin_path,
+                path=api.path,
+                origin_header=origin_header,
+            ),
             site_origin=settings.site_origin,
             domain=CustomDomain(settings.domain, us_east_1) if us_east_1 and settings.domain else None,
             web_acl_arn=site_web_acl,
@@ -159,15 +165,25 @@ class UserAppStack(TerraformStack):
         for name, value in asdict(outputs).items():
             TerraformOutput(self, name, value=value, description=descriptions[name])
 
-    def _firewalls(self, settings: EnvironmentSettings, api_stage_arn: str, us_east_1: AwsProvider) -> str:
-        """A REGIONAL web ACL on the API stage and a CLOUDFRONT one for the site; returns the site's ARN."""
-        WebFirewall(
+    def _firewalls(
+        self, settings: EnvironmentSettings, api_stage_arn: str, us_east_1: AwsProvider
+    ) -> tuple[str, OriginHeader | None]:
+        """A CLOUDFRONT web ACL for the site and a REGIONAL one on the API stage; returns the site's ARN and, in
+        same-origin mode, the header the distribution must send the API.
+
+        Cross-origin, the page calls the stage directly: its ACL sees the visitor and judges them. Same-origin, the
+        page calls the API through the distribution, whose ACL judges the visitor; the stage would see only
+        CloudFront's addresses (one client per edge location to a per-IP rate limit, and CloudFront's addresses to
+        the IP reputation lists), so its ACL only lets the distribution's requests in. Each rule judges the real
+        client once, and nobody reaches the stage around the site's ACL."""
+        api = WebFirewall(
             self,
             "ApiFirewall",
             name=settings.api_web_acl_name,
             waf_scope="REGIONAL",
             settings=settings.waf,
             protects=api_stage_arn,
+            only_through_distribution=settings.site.api_same_origin,
         )
         site = WebFirewall(
             self,
@@ -177,7 +193,7 @@ class UserAppStack(TerraformStack):
             settings=settings.waf,
             provider=us_east_1,
         )
-        return site.arn
+        return site.arn, api.origin_header
 
     def _backend(self, settings: EnvironmentSettings) -> None:
         backend = settings.backend

@@ -1,7 +1,9 @@
 """AWS WAF (`waf=WafSettings(enabled=True)`): a CLOUDFRONT web ACL on the distribution, created through the
 us-east-1 provider, and a REGIONAL one on the API stage; AWS's managed rule groups and a per-IP rate limit, with
-metrics; logs to `aws-waf-logs-…` groups in each ACL's region. Synthesized here, planned offline and checked by
-checkov with prod_all (tests/test_review.py, tests/test_security.py), and applied into the emulator below."""
+metrics; logs to `aws-waf-logs-…` groups in each ACL's region. In same-origin mode (prod_all) the API's ACL admits
+only the distribution's requests, and the site's ACL judges every visitor. Synthesized here, planned offline and
+checked by checkov with prod_all (tests/test_real_aws_rules.py, tests/test_security.py), and applied into the
+emulator below."""
 
 from __future__ import annotations
 
@@ -17,10 +19,26 @@ from cdktf_cdktf_provider_aws.provider import AwsProvider
 
 from contract.config import ApiSettings, ConfigError, EmulatorSettings, FunctionSettings, WafSettings, load_environment
 from modules.api import UserApi
-from modules.firewall import MANAGED_RULE_GROUPS, RATE_RULE, WebFirewall
+from modules.firewall import MANAGED_RULE_GROUPS, ORIGIN_HEADER, ORIGIN_RULE, RATE_RULE, WebFirewall
 from modules.stack import local_provider_options
 from terraform_cli import AWS_PROVIDER_CONSTRAINT, StackWorkspace, TerraformError
 from tests.conftest import synthesize
+
+
+@pytest.fixture(scope="module")
+def cross_origin(tmp_path_factory):
+    """Prod with WAF and its logs, the page calling the API on its own origin (the default)."""
+    settings = replace(load_environment("prod", {}), waf=WafSettings(enabled=True, logging=True))
+    (stack,) = synthesize([settings], tmp_path_factory.mktemp("cross-origin-waf")).values()
+    return stack
+
+
+@pytest.fixture(params=["site, same-origin", "site, cross-origin", "api, cross-origin"])
+def visitor_acl(request, prod_all, cross_origin) -> dict[str, Any]:
+    """Each web ACL that judges the visitor: the site's in either mode, the API's when the page calls it directly."""
+    acl, mode = request.param.split(", ")
+    stack = prod_all if mode == "same-origin" else cross_origin
+    return web_acls(stack)["CLOUDFRONT" if acl == "site" else "REGIONAL"]
 
 
 def web_acls(stack) -> dict[str, dict[str, Any]]:
@@ -55,9 +73,9 @@ def test_the_api_stage_gets_a_regional_web_acl_of_its_own(prod_all):
     assert association["web_acl_arn"] == acl_ref(prod_all, "REGIONAL")
 
 
-@pytest.mark.parametrize("scope", ["CLOUDFRONT", "REGIONAL"])
-def test_a_rate_limit_per_ip_then_awss_managed_rule_groups(prod_all, scope):
-    rules = sorted(web_acls(prod_all)[scope]["rule"], key=lambda rule: rule["priority"])
+def test_a_rate_limit_per_ip_then_awss_managed_rule_groups(visitor_acl):
+    assert visitor_acl["default_action"] == {"allow": {}}
+    rules = sorted(visitor_acl["rule"], key=lambda rule: rule["priority"])
     assert [rule["name"] for rule in rules] == [RATE_RULE, *MANAGED_RULE_GROUPS]
     rate = rules[0]
     assert rate["action"] == {"block": {}}
@@ -65,6 +83,66 @@ def test_a_rate_limit_per_ip_then_awss_managed_rule_groups(prod_all, scope):
     for rule in rules[1:]:
         assert rule["override_action"] == {"none": {}}  # the groups' own actions apply
         assert rule["statement"]["managed_rule_group_statement"]["vendor_name"] == "AWS"
+
+
+# --- same-origin: the API behind the distribution --------------------------------------------------------------
+# Behind CloudFront the stage sees CloudFront's address, not the visitor's ("the web request origin will contain
+# the address of the last proxy", https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-forwarded-ip-address.html).
+# X-Forwarded-For is no better: CloudFront appends the visitor's address to what the visitor sent, and WAF's
+# forwarded-IP configuration reads the header's first address, which the visitor chooses. So the site's ACL judges
+# the visitor once, on every path, and the API's ACL lets in only what comes through the distribution.
+
+
+def api_origin(stack) -> dict[str, Any]:
+    (origin,) = [o for o in stack.only("aws_cloudfront_distribution")["origin"] if "custom_origin_config" in o]
+    return origin
+
+
+def test_the_sites_acl_judges_the_visitor_on_the_api_path_too(prod_all):
+    distribution = prod_all.only("aws_cloudfront_distribution")
+    assert distribution["web_acl_id"] == acl_ref(prod_all, "CLOUDFRONT")  # an ACL covers every cache behavior
+    (api_path,) = distribution["ordered_cache_behavior"]
+    assert api_path["target_origin_id"] == api_origin(prod_all)["origin_id"]
+
+
+def test_behind_the_distribution_the_api_acl_admits_only_requests_carrying_its_secret_header(prod_all):
+    regional = web_acls(prod_all)["REGIONAL"]
+    assert regional["default_action"] == {"block": {}}
+    (rule,) = regional["rule"]
+    assert rule["name"] == ORIGIN_RULE
+    assert rule["action"] == {"allow": {}}
+    assert rule["statement"]["byte_match_statement"] == {
+        "field_to_match": {"single_header": {"name": ORIGIN_HEADER}},
+        "positional_constraint": "EXACTLY",
+        "search_string": rule["statement"]["byte_match_statement"]["search_string"],
+        "text_transformation": [{"priority": 0, "type": "NONE"}],
+    }
+
+
+def test_the_distribution_sends_the_api_the_secret_the_api_acl_requires(prod_all):
+    (rule,) = web_acls(prod_all)["REGIONAL"]["rule"]
+    secret = rule["statement"]["byte_match_statement"]["search_string"]
+    assert api_origin(prod_all)["custom_header"] == [{"name": ORIGIN_HEADER, "value": secret}]
+    site_origins = [o for o in prod_all.only("aws_cloudfront_distribution")["origin"] if o is not api_origin(prod_all)]
+    assert all("custom_header" not in o for o in site_origins)  # the bucket never sees it
+
+
+def test_the_origin_secret_is_made_once_by_terraform_and_marked_sensitive(prod_all):
+    (logical, secret) = next(iter(prod_all.resources("terraform_data").items()))
+    assert secret["input"] == "${sensitive(uuid())}"
+    assert secret["lifecycle"] == {"ignore_changes": ["input"]}  # uuid() is new every plan: keep the first
+    assert api_origin(prod_all)["custom_header"][0]["value"] == f"${{sensitive(terraform_data.{logical}.output)}}"
+
+
+def test_the_docs_name_the_address_that_rotates_the_secret(prod_all):
+    (logical,) = prod_all.resources("terraform_data")
+    docs = Path(__file__).resolve().parent.parent / "docs" / "production-options.md"
+    assert f"-replace='terraform_data.{logical}'" in docs.read_text()
+
+
+def test_cross_origin_there_is_no_origin_secret(cross_origin):
+    assert "terraform_data" not in cross_origin.config["resource"]
+    assert all("custom_header" not in o for o in cross_origin.only("aws_cloudfront_distribution")["origin"])
 
 
 # https://docs.aws.amazon.com/waf/latest/APIReference/API_CreateWebACL.html (Name)
@@ -75,9 +153,10 @@ def test_web_acl_names_are_what_waf_accepts(prod_all):
 
 
 # https://docs.aws.amazon.com/waf/latest/APIReference/API_VisibilityConfig.html (MetricName)
+@pytest.mark.parametrize("mode", ["same-origin", "cross-origin"])
 @pytest.mark.parametrize("scope", ["CLOUDFRONT", "REGIONAL"])
-def test_every_rule_and_the_acl_publish_metrics_and_sample_requests(prod_all, scope):
-    acl = web_acls(prod_all)[scope]
+def test_every_rule_and_the_acl_publish_metrics_and_sample_requests(prod_all, cross_origin, mode, scope):
+    acl = web_acls(prod_all if mode == "same-origin" else cross_origin)[scope]
     configs = [acl["visibility_config"], *(rule["visibility_config"] for rule in acl["rule"])]
     for config in configs:
         assert config["cloudwatch_metrics_enabled"] is True
@@ -114,15 +193,27 @@ def test_the_log_delivery_policy_is_in_the_region_of_its_group(prod_all):
 
 # https://docs.aws.amazon.com/waf/latest/developerguide/logging-management.html (redacting fields, filtering logs)
 # https://docs.aws.amazon.com/waf/latest/APIReference/API_LoggingConfiguration.html (RedactedFields, LoggingFilter)
-def test_waf_logs_never_hold_the_query_string_or_credentials(prod_all):
-    configurations = prod_all.resources("aws_wafv2_web_acl_logging_configuration").values()
-    assert len(configurations) == 2
-    for logging in configurations:
-        assert logging["redacted_fields"] == [
-            {"query_string": {}},  # GET /users?userId=…: the user asked for
-            {"single_header": {"name": "authorization"}},
-            {"single_header": {"name": "cookie"}},
-        ]
+REDACTED = [
+    {"query_string": {}},  # GET /users?userId=…: the user asked for
+    {"single_header": {"name": "authorization"}},
+    {"single_header": {"name": "cookie"}},
+]
+
+
+def redacted_by_acl(stack) -> dict[str, list[dict[str, Any]]]:
+    configurations = stack.resources("aws_wafv2_web_acl_logging_configuration").values()
+    return {c["resource_arn"].split(".")[1].split("_")[0]: c["redacted_fields"] for c in configurations}
+
+
+def test_waf_logs_never_hold_the_query_string_or_credentials(cross_origin):
+    assert redacted_by_acl(cross_origin) == {"SiteFirewall": REDACTED, "ApiFirewall": REDACTED}
+
+
+def test_waf_logs_never_hold_the_origin_secret(prod_all):
+    assert redacted_by_acl(prod_all) == {
+        "SiteFirewall": REDACTED,  # CloudFront adds the header after the site's ACL has seen the request
+        "ApiFirewall": [*REDACTED, {"single_header": {"name": ORIGIN_HEADER}}],
+    }
 
 
 KEEP_BLOCKED_AND_COUNTED = {
@@ -181,6 +272,10 @@ DOCUMENTED_WCUS = {
     "AWSManagedRulesKnownBadInputsRuleSet": 200,
 }
 RATE_BASED_WCUS = 2
+# A string match: 2 for an exact match, 10 more for each text transformation
+# (https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-string-match.html).
+EXACT_MATCH_WCUS = 2
+TEXT_TRANSFORMATION_WCUS = 10
 # A web ACL's base price covers 1,500 WCUs; beyond that every 500 more are billed on each request
 # (https://docs.aws.amazon.com/waf/latest/developerguide/aws-waf-capacity-units.html). Terraform and moto accept any.
 BASE_PRICE_WCUS = 1500
@@ -191,14 +286,21 @@ def rule_wcus(rule: dict[str, Any]) -> int:
     if "rate_based_statement" in statement:
         assert "scope_down_statement" not in statement["rate_based_statement"], "add the scope-down's WCUs here"
         return RATE_BASED_WCUS
+    if "byte_match_statement" in statement:
+        match = statement["byte_match_statement"]
+        assert match["positional_constraint"] == "EXACTLY", "add this match type's WCUs here"
+        transformations = [t for t in match["text_transformation"] if t["type"] != "NONE"]
+        return EXACT_MATCH_WCUS + TEXT_TRANSFORMATION_WCUS * len(transformations)
     name = statement["managed_rule_group_statement"]["name"]
     assert name in DOCUMENTED_WCUS, f"{name}: add its WCUs from AWS's list of managed rule groups"
     return DOCUMENTED_WCUS[name]
 
 
+@pytest.mark.parametrize("mode", ["same-origin", "cross-origin"])
 @pytest.mark.parametrize("scope", ["CLOUDFRONT", "REGIONAL"])
-def test_each_web_acl_fits_the_capacity_its_base_price_covers(prod_all, scope):
-    total = sum(rule_wcus(rule) for rule in web_acls(prod_all)[scope]["rule"])
+def test_each_web_acl_fits_the_capacity_its_base_price_covers(prod_all, cross_origin, mode, scope):
+    acl = web_acls(prod_all if mode == "same-origin" else cross_origin)[scope]
+    total = sum(rule_wcus(rule) for rule in acl["rule"])
     assert total <= BASE_PRICE_WCUS, f"{total} WCUs"
 
 

@@ -275,9 +275,14 @@ def test_the_troubleshooting_page_tells_unverified_accounts_what_cloudfront_answ
 # --- plan, not only validate --------------------------------------------------------------------------------------
 
 
-def test_prod_with_every_option_plans_offline_with_the_real_provider(prod_all, tmp_path):
-    plan = plan_stack(prod_all.workspace, tmp_path, offline=True)
-    changes = resource_changes(plan)
+@pytest.fixture(scope="module")
+def prod_all_plan(prod_all, tmp_path_factory) -> dict:
+    """`terraform show -json` of prod with every option, planned offline."""
+    return plan_stack(prod_all.workspace, tmp_path_factory.mktemp("prod-all-plan"), offline=True)
+
+
+def test_prod_with_every_option_plans_offline_with_the_real_provider(prod_all, prod_all_plan):
+    changes = resource_changes(prod_all_plan)
     assert {change.action for change in changes} == {"create"}
     addresses = {change.address for change in changes}
     assert {a for a in addresses if "certificate_validation_record" in a} == {
@@ -286,3 +291,17 @@ def test_prod_with_every_option_plans_offline_with_the_real_provider(prod_all, t
     }
     declared = sum(len(resources) for resources in prod_all.config["resource"].values())
     assert len(changes) == declared + 1  # the validation record is declared once, for two names
+
+
+def test_plans_never_show_the_origin_secret(prod_all_plan):
+    """The secret the distribution sends the API (same-origin with WAF) is sensitive wherever it is used, so a
+    plan in a pull request or a Terraform Cloud run shows "(sensitive value)"."""
+    sensitive = {
+        change["type"]: change["change"]["after_sensitive"]
+        for change in prod_all_plan["resource_changes"]
+        if change["type"] in ("terraform_data", "aws_cloudfront_distribution")
+        or change["address"].startswith("aws_wafv2_web_acl.ApiFirewall_")
+    }
+    assert sensitive["terraform_data"]["input"] is True
+    assert sensitive["aws_cloudfront_distribution"]["origin"] is True  # the set holding the header: all of it
+    assert sensitive["aws_wafv2_web_acl"]["rule"] is True
