@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
 from contract.config import (
     LOG_RESOURCE_POLICIES_PER_REGION,
@@ -29,6 +29,8 @@ from contract.config import (
     EnvironmentSettings,
     load_environment,
 )
+from hooks.results import DEFAULT_AWS_TIMEOUT
+from hooks.storage import client_config, default_session
 from terraform_cli import AWS_PROVIDER_CONSTRAINT, Terraform, TerraformError, write_cli_config
 
 if TYPE_CHECKING:
@@ -36,8 +38,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sts import STSClient
 
-# Read-only calls: a few quick attempts, and never a hang on an endpoint that does not answer.
-CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=20, retries={"mode": "standard", "max_attempts": 3})
 MINIMUM_TERRAFORM = (1, 10)
 # Every service the stack creates resources in must know the region.
 STACK_SERVICES = ("apigateway", "dynamodb", "lambda", "logs", "s3", "sts")  # CloudFront and IAM are global
@@ -57,6 +57,17 @@ class Check:
         return f"{'ok  ' if self.ok else 'FAIL'} {self.name}: {self.detail}{fix}"
 
 
+def aws_config(session: boto3.session.Session) -> Config:
+    """The hook's client settings: an answer within DEFAULT_AWS_TIMEOUT seconds, and botocore's standard retries
+    unless the session's own chain sets them (AWS_MAX_ATTEMPTS, AWS_RETRY_MODE, the profile). An endpoint that
+    never answers fails the first check in about a minute, and nothing else of AWS is tried."""
+    return client_config(DEFAULT_AWS_TIMEOUT, session)
+
+
+def _without_cause(detail: str) -> str:
+    return detail.split(" (", 1)[0]
+
+
 def _aws_error(exc: Exception) -> str:
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
@@ -69,8 +80,15 @@ def _aws_error(exc: Exception) -> str:
 
 def credentials(session: boto3.session.Session) -> Check:
     try:
-        sts: STSClient = session.client("sts", config=CLIENT_CONFIG)
+        sts: STSClient = session.client("sts", config=aws_config(session))
         identity = sts.get_caller_identity()
+    except (ConnectionError, HTTPClientError) as exc:  # botocore's message names the endpoint
+        return Check(
+            "credentials",
+            False,
+            f"AWS did not answer ({exc})",
+            "check the network and any proxy (HTTPS_PROXY), or AWS_ENDPOINT_URL if it is set",
+        )
     except (BotoCoreError, ClientError) as exc:
         return Check(
             "credentials",
@@ -92,7 +110,7 @@ def region(settings: EnvironmentSettings, session: boto3.session.Session) -> Che
             "set region in contract/config.py to an AWS region such as eu-north-1",
         )
     try:
-        sts: STSClient = session.client("sts", region_name=settings.region, config=CLIENT_CONFIG)
+        sts: STSClient = session.client("sts", region_name=settings.region, config=aws_config(session))
         sts.get_caller_identity()
     except (BotoCoreError, ClientError) as exc:
         return Check(
@@ -117,7 +135,7 @@ def account_logging_role(settings: EnvironmentSettings, session: boto3.session.S
     )
     try:
         role_arn = (
-            session.client("apigateway", region_name=settings.region, config=CLIENT_CONFIG)
+            session.client("apigateway", region_name=settings.region, config=aws_config(session))
             .get_account()
             .get("cloudwatchRoleArn")
         )
@@ -133,7 +151,7 @@ def account_logging_role(settings: EnvironmentSettings, session: boto3.session.S
             fix,
         )
     try:
-        role = session.client("iam", config=CLIENT_CONFIG).get_role(RoleName=role_arn.rsplit("/", 1)[-1])["Role"]
+        role = session.client("iam", config=aws_config(session)).get_role(RoleName=role_arn.rsplit("/", 1)[-1])["Role"]
     except (BotoCoreError, ClientError) as exc:
         return Check(name, False, f"the role set for API Gateway, {role_arn}, cannot be read ({_aws_error(exc)})", fix)
     if "apigateway.amazonaws.com" not in json.dumps(role.get("AssumeRolePolicyDocument", {})):
@@ -144,7 +162,7 @@ def account_logging_role(settings: EnvironmentSettings, session: boto3.session.S
 def existing_log_resource_policies(session: boto3.session.Session, region: str) -> list[str]:
     """The names of the account-level CloudWatch Logs resource policies in `region`, every page of them (those of
     a log group, `policyScope` RESOURCE, count against a quota of their own)."""
-    logs: CloudWatchLogsClient = session.client("logs", region_name=region, config=CLIENT_CONFIG)
+    logs: CloudWatchLogsClient = session.client("logs", region_name=region, config=aws_config(session))
     return [
         policy["policyName"]
         for page in logs.get_paginator("describe_resource_policies").paginate(policyScope="ACCOUNT")
@@ -199,7 +217,8 @@ def hosted_zone(domain: DomainSettings, session: boto3.session.Session) -> Check
         "(`aws route53 list-hosted-zones-by-name`)"
     )
     try:
-        zone = session.client("route53", config=CLIENT_CONFIG).get_hosted_zone(Id=domain.hosted_zone_id)["HostedZone"]
+        route53 = session.client("route53", config=aws_config(session))
+        zone = route53.get_hosted_zone(Id=domain.hosted_zone_id)["HostedZone"]
     except (BotoCoreError, ClientError) as exc:
         return Check(name, False, f"zone {domain.hosted_zone_id} cannot be read ({_aws_error(exc)})", fix)
     zone_name = zone["Name"].rstrip(".")
@@ -215,7 +234,7 @@ def state_bucket(settings: EnvironmentSettings, session: boto3.session.Session) 
     name = "state-bucket"
     bucket = settings.backend.bucket or ""
     bucket_region = settings.backend.region or settings.region
-    s3: S3Client = session.client("s3", region_name=bucket_region, config=CLIENT_CONFIG)
+    s3: S3Client = session.client("s3", region_name=bucket_region, config=aws_config(session))
     try:
         s3.head_bucket(Bucket=bucket)
     except (BotoCoreError, ClientError) as exc:
@@ -300,9 +319,10 @@ def run_checks(settings: EnvironmentSettings, session: boto3.session.Session, cl
         aws_checks.append(("hosted-zone", lambda: hosted_zone(domain, session)))
     if settings.backend.kind == "s3":
         aws_checks.append(("state-bucket", lambda: state_bucket(settings, session)))
+    first = checks[0]
     for name, check in aws_checks:
         checks.append(
-            check() if checks[0].ok else Check(name, False, "not checked: no usable credentials", checks[0].fix)
+            check() if first.ok else Check(name, False, f"not checked: {_without_cause(first.detail)}", first.fix)
         )
     checks.append(terraform_and_provider(cli_config))
     return checks
@@ -323,7 +343,7 @@ def main(argv: list[str] | None = None, session: boto3.session.Session | None = 
             print(json.dumps({"error": str(exc)}))
         return 1
     with tempfile.TemporaryDirectory(prefix="preflight-") as scratch:
-        checks = run_checks(settings, session or boto3.session.Session(), write_cli_config(Path(scratch) / "cli.tfrc"))
+        checks = run_checks(settings, session or default_session(), write_cli_config(Path(scratch) / "cli.tfrc"))
     if args.json:
         print(json.dumps({"checks": [asdict(check) for check in checks]}))
     else:

@@ -4,8 +4,11 @@ emulator (reached through AWS_ENDPOINT_URL, as the hook is)."""
 from __future__ import annotations
 
 import json
+import socket
+import time
 import uuid
 from dataclasses import replace
+from typing import Any
 
 import boto3
 import pytest
@@ -67,7 +70,43 @@ def test_no_credentials_fails_with_how_to_sign_in_and_checks_nothing_else_of_aws
     assert checks["credentials"].ok is False
     assert "Unable to locate credentials" in checks["credentials"].detail
     assert "aws sso login" in (checks["credentials"].fix or "")
-    assert checks["region"].detail == "not checked: no usable credentials"
+    assert checks["region"].detail == "not checked: no usable AWS credentials"
+
+
+def test_the_checks_clients_answer_within_ten_seconds_with_five_retries(monkeypatch):
+    monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
+    monkeypatch.delenv("AWS_RETRY_MODE", raising=False)
+    config: Any = preflight.aws_config(boto3.session.Session(region_name="us-east-1"))
+    assert (config.connect_timeout, config.read_timeout) == (10, 10)  # with six attempts: about a minute
+    assert config.retries == {"mode": "standard", "total_max_attempts": 6}
+
+
+def test_retries_set_in_the_environment_are_botocores_to_decide(monkeypatch):
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
+    config: Any = preflight.aws_config(boto3.session.Session(region_name="us-east-1"))
+    assert "total_max_attempts" not in (config.retries or {})  # none set: botocore reads AWS_MAX_ATTEMPTS itself
+
+
+def test_a_silent_endpoint_fails_the_credentials_check_naming_it_and_checks_nothing_else_of_aws(
+    monkeypatch, cli_config
+):
+    with socket.socket() as black_hole:
+        black_hole.bind(("127.0.0.1", 0))
+        black_hole.listen(64)  # accepts connections, never answers
+        endpoint = f"http://127.0.0.1:{black_hole.getsockname()[1]}"
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # botocore's own setting, honoured: one 10 s wait
+        for name, value in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}.items():
+            monkeypatch.setenv(name, value)
+        started = time.monotonic()
+        checks = checks_of(boto3.session.Session(region_name="eu-north-1"), cli_config)
+        took = time.monotonic() - started
+    print(f"the preflight against a silent endpoint gave up after {took:.1f} s")
+    assert checks["credentials"].ok is False
+    assert f'Read timeout on endpoint URL: "{endpoint}/"' in checks["credentials"].detail
+    assert "AWS_ENDPOINT_URL" in (checks["credentials"].fix or "")
+    assert checks["region"].detail == "not checked: AWS did not answer"
+    assert took < 40  # a bound well above one attempt's ten seconds (six by default), not a speed target
 
 
 # --- region -------------------------------------------------------------------------------------------------------
