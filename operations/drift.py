@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from contract.config import FAKE_CREDENTIALS, LOCAL_REGION, ConfigError
+from hooks.storage import default_session
+from operations.preflight import credentials
 from terraform_cli import StackWorkspace, Terraform, TerraformError
 from terraform_cli.workspace import DEFAULT_OUTDIR, LOCAL_WORK_DIR
 
@@ -166,6 +168,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+class AwsUnavailable(RuntimeError):
+    """AWS did not answer, or not with usable credentials; the message says which and the fix."""
+
+
+def check_aws() -> None:
+    """The preflight's credentials check, before Terraform starts. The AWS provider waits on an endpoint that never
+    answers for as long as it is left to, and an interrupted Terraform waits on the provider; this check gives up
+    in about a minute (botocore's retry settings honoured) and names the endpoint."""
+    check = credentials(default_session())
+    if not check.ok:
+        raise AwsUnavailable(f"{check.detail}; fix: {check.fix}")
+
+
 def terraform_for(args: argparse.Namespace) -> tuple[StackWorkspace, Terraform]:
     """The stack's workspace, and Terraform in it."""
     if args.stack == "local":
@@ -174,6 +189,7 @@ def terraform_for(args: argparse.Namespace) -> tuple[StackWorkspace, Terraform]:
             raise FileNotFoundError(f"no local stack is running in {args.work_dir}: start `pipenv run local` first")
         env = {**FAKE_CREDENTIALS, "AWS_REGION": LOCAL_REGION}  # the endpoints are in the synthesized config
         return workspace, workspace.terraform(env=env, timeout=600)
+    check_aws()
     workspace = StackWorkspace(args.stack, args.outdir).synthesize()
     return workspace, workspace.initialized(timeout=1800)
 
@@ -183,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         workspace, terraform = terraform_for(args)
         found = report(workspace, terraform, emulated=args.stack == "local")
-    except (ConfigError, TerraformError, FileNotFoundError) as exc:
+    except (ConfigError, TerraformError, FileNotFoundError, AwsUnavailable) as exc:
         print(f"drift: error: {exc}", file=sys.stderr)
         if args.json:
             print(json.dumps({"error": str(exc)}))

@@ -5,6 +5,8 @@ boto3 behind Terraform's back."""
 from __future__ import annotations
 
 import json
+import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -118,6 +120,27 @@ def test_putting_the_changes_back_clears_the_drift(whole_local_stack, capsys):
 def test_no_running_local_stack_is_an_error(tmp_path, capsys):
     assert drift.main(["local", "--work-dir", str(tmp_path)]) == drift.ERROR
     assert "no local stack is running" in capsys.readouterr().err
+
+
+def test_a_silent_endpoint_ends_a_drift_check_naming_it_before_terraform_starts(tmp_path, capsys, monkeypatch):
+    with socket.socket() as black_hole:
+        black_hole.bind(("127.0.0.1", 0))
+        black_hole.listen(64)  # accepts connections, never answers
+        endpoint = f"http://127.0.0.1:{black_hole.getsockname()[1]}"
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # botocore's own setting, honoured: one 10 s wait
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-north-1")
+        started = time.monotonic()
+        code = drift.main(["prod", "--outdir", str(tmp_path / "out")])
+        took = time.monotonic() - started
+    err = capsys.readouterr().err
+    print(f"a drift check against a silent endpoint gave up after {took:.1f} s")  # after capsys, so it shows
+    assert code == drift.ERROR
+    assert err.startswith(f'drift: error: AWS did not answer (Read timeout on endpoint URL: "{endpoint}/")')
+    assert not (tmp_path / "out").exists()  # nothing synthesized, no Terraform started
+    assert took < 40  # a bound well above one attempt's ten seconds (six by default), not a speed target
 
 
 # --- resources with an index (for_each and count) ---------------------------------------------------------------
