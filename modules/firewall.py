@@ -21,7 +21,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from cdktf import Fn, TerraformLocal, TerraformResource, TerraformResourceLifecycle
+from cdktf import Fn, TerraformLocal, TerraformResource, TerraformResourceLifecycle, Token
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.cloudwatch_log_resource_policy import CloudwatchLogResourcePolicy
 from cdktf_cdktf_provider_aws.provider import AwsProvider
@@ -98,7 +98,7 @@ def origin_secret(scope: Construct, id_: str) -> str:
         lifecycle=TerraformResourceLifecycle(ignore_changes=["input"]),
     )
     secret.add_override("input", Fn.sensitive(Fn.uuid()))
-    return Fn.sensitive(secret.get_string_attribute("output"))
+    return Token.as_string(Fn.sensitive(secret.get_string_attribute("output")))
 
 
 def _managed(group: str, settings: WafSettings) -> dict[str, Any]:
