@@ -20,6 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hooks import records
+from hooks.invalidation import (
+    InvalidationPlan,
+    error_caching_seconds,
+    in_progress,
+    plan_invalidation,
+    send_invalidation,
+)
 from hooks.records import PublishedObject, PublishLock, ReleaseRecord
 from hooks.release import PAGE_SUFFIXES, Asset, Release, build_release, page_references
 from hooks.results import CspViolations, Invalidation, PublishError, PublishOptions, PublishResult, Target
@@ -30,7 +37,7 @@ from hooks.storage import (
     default_root_object,
     default_session,
     delete,
-    invalidate,
+    distribution_config,
     invalidation_paths,
     object_metadata,
     object_texts,
@@ -51,8 +58,12 @@ class Plan:
     uploads: tuple[Asset, ...]
     unchanged: int
     deletions: tuple[str, ...]
-    invalidation_paths: tuple[str, ...]
+    invalidation: InvalidationPlan
     live: ReleaseRecord | None  # the release live before this one
+
+    @property
+    def invalidation_paths(self) -> tuple[str, ...]:
+        return self.invalidation.paths
 
     @property
     def asset_uploads(self) -> list[Asset]:
@@ -86,7 +97,7 @@ def publish_site(
     warnings = tuple(str(f) for f in findings)
     if options.dry_run:
         plan = plan_publish(release, target, options, clients)
-        invalidation = Invalidation(None, plan.invalidation_paths) if plan.invalidation_paths else None
+        invalidation = Invalidation(None, plan.invalidation_paths, plan.invalidation.why) if plan.invalidation else None
         details = [f"upload   {a.key}  ({a.content_type}; {a.cache_control})" for a in plan.uploads]
         details += [f"delete   {key}" for key in plan.deletions]
         return PublishResult(
@@ -145,15 +156,7 @@ def plan_publish(release: Release, target: Target, options: PublishOptions, clie
     live = recent[0] if recent else None
     everything = release.assets + release.documents
     uploads = tuple(a for a in everything if etags.get(a.key) != a.md5 or _metadata_changed(s3, target.bucket, a, live))
-    paths = set(
-        invalidation_paths(
-            [a.key for a in uploads if not a.fingerprinted],
-            default_root_object(clients.cloudfront, target.distribution_id),
-        )
-    )
-    paths |= set(records.pending_invalidation(s3, target.bucket))  # a run that did not get to invalidate
-    if options.invalidate_all:
-        paths = {"/*"}
+    invalidation = _invalidation(release, uploads, set(etags), recent, target, options, clients)
     deletions: tuple[str, ...] = ()
     if options.prune:
         # This release is the newest of the ones kept; pages already open keep what they load.
@@ -165,8 +168,37 @@ def plan_publish(release: Release, target: Target, options: PublishOptions, clie
         uploads=uploads,
         unchanged=len(everything) - len(uploads),
         deletions=deletions,
-        invalidation_paths=tuple(sorted(paths)),
+        invalidation=invalidation,
         live=live,
+    )
+
+
+def _invalidation(
+    release: Release,
+    uploads: tuple[Asset, ...],
+    in_bucket: set[str],
+    recent: list[ReleaseRecord],
+    target: Target,
+    options: PublishOptions,
+    clients: SiteClients,
+) -> InvalidationPlan:
+    """The changed pages and fixed-name files, and what an earlier run did not get to invalidate, planned within
+    CloudFront's limits (hooks/invalidation.py)."""
+    config = distribution_config(clients.cloudfront, target.distribution_id)
+    root = default_root_object(config)
+    changed = set(invalidation_paths([a.key for a in uploads if not a.fingerprinted], root))
+    changed |= set(records.pending_invalidation(clients.s3, target.bucket))
+    if options.invalidate_all:
+        changed = {"/*"}
+    if not changed:
+        return InvalidationPlan(())
+    ever_live = in_bucket.union(*(record.objects for record in recent))
+    return plan_invalidation(
+        changed,
+        invalidation_paths([a.key for a in release.documents], root),
+        never_live=invalidation_paths([a.key for a in uploads if a.key not in ever_live], root),
+        error_caching_seconds=error_caching_seconds(config),
+        in_progress=in_progress(clients.cloudfront, target.distribution_id),
     )
 
 
@@ -215,13 +247,13 @@ def execute(
     record = _record(release, versions, plan.live, git)
     records.write_release(s3, bucket, record)
     deleted = delete(s3, bucket, plan.deletions) if plan.deletions else []
-    invalidation = None
+    invalidation = Invalidation(None, (), plan.invalidation.why) if plan.invalidation else None
     if plan.invalidation_paths:
-        invalidation_id = invalidate(clients.cloudfront, target.distribution_id, plan.invalidation_paths)
-        records.clear_pending_invalidation(s3, bucket)
-        invalidation = Invalidation(invalidation_id, plan.invalidation_paths)
-        if options.wait:
-            wait_for_invalidation(
-                clients.cloudfront, target.distribution_id, invalidation_id, timeout=options.wait_timeout
-            )
+        invalidation = send_invalidation(clients.cloudfront, target.distribution_id, plan.invalidation)
+        if invalidation.id is not None:
+            records.clear_pending_invalidation(s3, bucket)
+            if options.wait:
+                wait_for_invalidation(
+                    clients.cloudfront, target.distribution_id, invalidation.id, timeout=options.wait_timeout
+                )
     return PublishResult(tuple(sorted(versions)), plan.unchanged, tuple(deleted), invalidation, release_id=record.id)

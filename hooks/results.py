@@ -75,8 +75,23 @@ class PublishOptions:
 
 @dataclass(frozen=True)
 class Invalidation:
-    id: str | None  # None in a dry run
+    id: str | None  # None in a dry run, or when deferred
     paths: tuple[str, ...]
+    why: tuple[str, ...] = ()  # how and why the paths differ from the changed ones (hooks/invalidation.py)
+    deferred: str | None = None  # why nothing was sent now; the next publish sends it
+
+    def summary(self) -> dict[str, Any]:
+        summary: dict[str, Any] = {"id": self.id, "paths": list(self.paths)}
+        if self.why:
+            summary["why"] = list(self.why)
+        if self.deferred:
+            summary["deferred"] = self.deferred
+        return summary
+
+    def describe(self) -> str:
+        if self.deferred:
+            return f"deferred ({self.deferred}): the next publish invalidates {' '.join(self.paths)}"
+        return " ".join(self.paths) or "nothing"
 
 
 @dataclass(frozen=True)
@@ -95,9 +110,7 @@ class PublishResult:
 
     def summary(self) -> dict[str, Any]:
         """The --json output."""
-        invalidation = (
-            None if self.invalidation is None else {"id": self.invalidation.id, "paths": list(self.invalidation.paths)}
-        )
+        invalidation = None if self.invalidation is None else self.invalidation.summary()
         summary: dict[str, Any] = {
             "uploaded": sorted(self.uploaded),
             "unchanged": self.unchanged,
@@ -116,10 +129,11 @@ class PublishResult:
 
     def describe(self) -> str:
         """For people: warnings and planned changes, then one line."""
-        invalidated = " ".join(self.invalidation.paths) if self.invalidation else "nothing"
+        invalidated = self.invalidation.describe() if self.invalidation else "nothing"
         verb = "would publish" if self.dry_run else "published"
         lines = [f"warning: {finding}" for finding in self.csp_findings]
         lines += [f"left out (dotfile): {key}" for key in self.left_out]
+        lines += [f"invalidation: {why}" for why in (self.invalidation.why if self.invalidation else ())]
         lines += [
             *self.details,
             f"{verb}: {len(self.uploaded)} uploaded, {self.unchanged} unchanged, "

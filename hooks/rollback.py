@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from hooks import records
+from hooks.invalidation import InvalidationPlan, in_progress, plan_invalidation, send_invalidation
 from hooks.records import PublishedObject, PublishLock, ReleaseRecord
 from hooks.release import IMMUTABLE, PAGE_SUFFIXES
 from hooks.results import Invalidation, PublishError, PublishOptions, PublishResult, Target
@@ -25,7 +26,7 @@ from hooks.storage import (
     StorageError,
     bucket_etags,
     default_root_object,
-    invalidate,
+    distribution_config,
     invalidation_paths,
     restore_version,
     version_exists,
@@ -113,6 +114,21 @@ def _restorable(s3: S3Client, bucket: str, key: str, recorded: PublishedObject, 
         )
 
 
+def _invalidation(
+    documents: list[str], wanted: ReleaseRecord, target: Target, clients: SiteClients
+) -> InvalidationPlan:
+    """The restored pages and fixed-name files, planned within CloudFront's limits (hooks/invalidation.py); all
+    of them were live once, so none is left out as new."""
+    if not documents:
+        return InvalidationPlan(())
+    root = default_root_object(distribution_config(clients.cloudfront, target.distribution_id))
+    return plan_invalidation(
+        invalidation_paths(documents, root),
+        invalidation_paths([key for key, recorded in wanted.objects.items() if _is_document(key, recorded)], root),
+        in_progress=in_progress(clients.cloudfront, target.distribution_id),
+    )
+
+
 def rollback(target: Target, release_id: str | None, options: PublishOptions, clients: SiteClients) -> PublishResult:
     """Make `release_id` (default: the release before the live one) live again. Raises PublishError, with
     nothing changed, if a version it needs is gone."""
@@ -124,11 +140,11 @@ def rollback(target: Target, release_id: str | None, options: PublishOptions, cl
         for key in changed:  # every check before the first change
             _restorable(s3, bucket, key, wanted.objects[key], wanted.id)
         documents = [key for key in changed if _is_document(key, wanted.objects[key])]
-        root = default_root_object(clients.cloudfront, target.distribution_id)
-        paths = invalidation_paths(documents, root)
+        planned = _invalidation(documents, wanted, target, clients)
+        paths = planned.paths
         if options.dry_run:
             details = tuple(f"restore  {key}  (version {wanted.objects[key].version_id})" for key in changed)
-            invalidation = Invalidation(None, paths) if paths else None
+            invalidation = Invalidation(None, paths, planned.why) if paths else None
             return PublishResult(tuple(changed), len(wanted.objects) - len(changed), (), invalidation, True, details)
         pages_last = sorted(changed, key=lambda key: key.endswith(PAGE_SUFFIXES))
         versions = {key: restore_version(s3, bucket, key, wanted.objects[key].version_id or "") for key in pages_last}
@@ -149,10 +165,10 @@ def rollback(target: Target, release_id: str | None, options: PublishOptions, cl
         records.write_release(s3, bucket, record)
         invalidation = None
         if paths:
-            invalidation = Invalidation(invalidate(clients.cloudfront, target.distribution_id, paths), paths)
-            records.clear_pending_invalidation(s3, bucket)
-    if invalidation and options.wait:
-        assert invalidation.id is not None
+            invalidation = send_invalidation(clients.cloudfront, target.distribution_id, planned)
+            if invalidation.id is not None:
+                records.clear_pending_invalidation(s3, bucket)
+    if invalidation and invalidation.id is not None and options.wait:
         try:
             wait_for_invalidation(
                 clients.cloudfront, target.distribution_id, invalidation.id, timeout=options.wait_timeout

@@ -213,9 +213,13 @@ def restore_version(s3: S3Client, bucket: str, key: str, version_id: str) -> str
 # --- CloudFront -------------------------------------------------------------------------------------------------
 
 
-def default_root_object(cloudfront: CloudFrontClient, distribution_id: str) -> str:
-    config = cloudfront.get_distribution_config(Id=distribution_id)["DistributionConfig"]
-    return config.get("DefaultRootObject") or INDEX_DOCUMENT
+def distribution_config(cloudfront: CloudFrontClient, distribution_id: str) -> dict[str, Any]:
+    return dict(cloudfront.get_distribution_config(Id=distribution_id)["DistributionConfig"])
+
+
+def default_root_object(config: dict[str, Any]) -> str:
+    """What the distribution (its DistributionConfig) serves at '/'."""
+    return str(config.get("DefaultRootObject") or INDEX_DOCUMENT)
 
 
 def live_content_security_policy(cloudfront: CloudFrontClient, distribution_id: str) -> str | None:

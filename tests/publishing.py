@@ -3,6 +3,8 @@ command line on it, and what the bucket serves."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
 import shutil
@@ -32,6 +34,15 @@ def make_site(aws: Any, tmp_path: Path) -> dict[str, Any]:
     source = tmp_path / "web"
     shutil.copytree(WEB, source)
     return {"bucket": bucket, "distribution": distribution, "source": source}
+
+
+def live_then_changed(site: dict[str, Any]) -> None:
+    """Publish `site`, then change its page: the next publish replaces a live page, which needs an invalidation (a
+    first publish needs none: nothing was ever live, hooks/invalidation.py)."""
+    with contextlib.redirect_stdout(io.StringIO()):  # the test reads the next run's output alone
+        assert main(hook_argv(site)) == 0
+    page = site["source"] / "index.html"
+    page.write_text(page.read_text() + "<!-- changed -->\n")
 
 
 def hook_argv(site: dict[str, Any], *extra: str) -> list[str]:

@@ -14,7 +14,17 @@ from hooks.publish import publish_site
 from hooks.release import IMMUTABLE, REVALIDATE
 from hooks.results import PublishOptions, PublishResult, Target
 from hooks.storage import SiteClients
-from tests.publishing import API_URL, SITE_CSP, invalidations, make_site, objects, references, run, stack_outputs
+from tests.publishing import (
+    API_URL,
+    SITE_CSP,
+    invalidations,
+    live_then_changed,
+    make_site,
+    objects,
+    references,
+    run,
+    stack_outputs,
+)
 
 
 @pytest.fixture
@@ -65,7 +75,18 @@ def test_published_config_carries_the_api_url(aws, site):
     assert stored[config_key]["Body"].read().decode() == (f'window.APP_CONFIG = {{"apiUrl": "{API_URL}"}};\n')
 
 
-def test_first_publish_invalidates_the_page_paths_and_waits(aws, site, capsys):
+def test_first_publish_invalidates_nothing_and_says_why(aws, site, capsys):
+    _, summary = run(site, capsys=capsys)
+    assert summary["invalidation"]["id"] is None
+    assert summary["invalidation"]["paths"] == []
+    assert summary["invalidation"]["why"] == [
+        "2 new path(s) not invalidated: nothing was served there but an error, which the distribution caches for 10 s"
+    ]
+    assert invalidations(aws, site["distribution"]) == []
+
+
+def test_a_changed_page_is_invalidated_and_waited_for(aws, site, capsys):
+    live_then_changed(site)
     _, summary = run(site, capsys=capsys)
     assert summary["invalidation"]["paths"] == ["/", "/index.html"]
     (item,) = invalidations(aws, site["distribution"])
@@ -86,7 +107,7 @@ def test_second_publish_with_no_change_uploads_nothing_and_invalidates_nothing(a
         "deleted": [],
         "invalidation": None,
     }
-    assert len(invalidations(aws, site["distribution"])) == 1
+    assert invalidations(aws, site["distribution"]) == []
 
 
 def test_one_css_change_uploads_that_asset_and_the_html_and_invalidates_only_html(aws, site, capsys):
@@ -147,7 +168,7 @@ def test_failed_asset_upload_keeps_the_previous_html_and_exits_non_zero(aws, sit
     assert code == 1
     assert "injected failure" in capsys.readouterr().err
     assert objects(aws, site["bucket"])["index.html"]["Body"].read() == previous_html
-    assert len(invalidations(aws, site["distribution"])) == 1
+    assert invalidations(aws, site["distribution"]) == []
 
 
 def test_failure_is_reported_on_one_line(aws, site, capsys):
@@ -194,6 +215,7 @@ def test_throttled_invalidation_is_retried(aws, site, capsys):
             return AWSResponse("https://injected", 400, HTTPHeaders(), _Body(body))
         return None
 
+    live_then_changed(site)
     session = boto3.session.Session()
     session.events.register("before-send.cloudfront.CreateInvalidation", throttle_first)
     code, summary = run(site, session=session, capsys=capsys)
@@ -209,14 +231,15 @@ def test_dry_run_changes_nothing(aws, site, capsys):
     code, summary = run(site, "--dry-run", capsys=capsys)
     assert code == 0
     assert len(summary["uploaded"]) == 5
-    assert summary["invalidation"]["paths"] == ["/", "/index.html"]
+    assert summary["invalidation"]["paths"] == []  # a first publish: nothing was live
     assert objects(aws, site["bucket"]) == {}
     assert invalidations(aws, site["distribution"]) == []
 
 
 def test_json_summary_matches_what_happened(aws, site, capsys):
+    live_then_changed(site)
     _, summary = run(site, capsys=capsys)
-    assert sorted(objects(aws, site["bucket"])) == summary["uploaded"]
+    assert sorted(k for k in objects(aws, site["bucket"]) if k.startswith("index")) == summary["uploaded"]
     assert [i["Id"] for i in invalidations(aws, site["distribution"])] == [summary["invalidation"]["id"]]
 
 
@@ -224,6 +247,7 @@ def test_no_wait_returns_without_polling(aws, site, capsys):
     polls = []
     session = boto3.session.Session()
     session.events.register("before-call.cloudfront.GetInvalidation", lambda **_: polls.append(1))
+    live_then_changed(site)
     code, summary = run(site, "--no-wait", session=session, capsys=capsys)
     assert code == 0
     assert summary["invalidation"] is not None
@@ -267,6 +291,7 @@ def test_outputs_file_without_an_output_of_the_contract_names_it(tmp_path, capsy
 def test_publish_site_is_a_library_call_returning_one_result_type(aws, site):
     target = Target(site["bucket"], site["distribution"], API_URL)
     clients = SiteClients.from_session(aws)
+    live_then_changed(site)
     planned = publish_site(target, site["source"], PublishOptions(dry_run=True), clients)
     done = publish_site(target, site["source"], PublishOptions(wait=False), clients)
     assert isinstance(planned, PublishResult)

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from hooks.release import IMMUTABLE, REVALIDATE, SHORT_LIVED
-from tests.publishing import SITE_CSP, body, invalidations, make_site, objects, run
+from tests.publishing import SITE_CSP, body, invalidations, live_then_changed, make_site, objects, run
 
 
 @pytest.fixture
@@ -192,6 +192,9 @@ def test_invalidation_paths_are_url_encoded(aws, site, capsys):
     names = ["my report.txt", "what?.txt", "hash#tag.txt", "100%.txt", "café.txt"]
     for name in names:
         (site["source"] / name).write_text(name)
+    live_then_changed(site)
+    for name in names:
+        (site["source"] / name).write_text(f"{name}, changed")
     _, summary = run(site, capsys=capsys)
     assert set(summary["invalidation"]["paths"]) == {
         "/",
