@@ -28,7 +28,7 @@ from hooks.invalidation import (
     send_invalidation,
 )
 from hooks.records import PublishedObject, PublishLock, ReleaseRecord
-from hooks.release import PAGE_SUFFIXES, Asset, Release, build_release, page_references
+from hooks.release import PAGE_SUFFIXES, Asset, Release, build_release, page_references, without_reused_names
 from hooks.results import CspViolations, Invalidation, PublishError, PublishOptions, PublishResult, Target
 from hooks.storage import (
     SiteClients,
@@ -60,6 +60,8 @@ class Plan:
     deletions: tuple[str, ...]
     invalidation: InvalidationPlan
     live: ReleaseRecord | None  # the release live before this one
+    release: Release  # what is published: the release, with names published before under other bytes not immutable
+    warnings: tuple[str, ...] = ()
 
     @property
     def invalidation_paths(self) -> tuple[str, ...]:
@@ -109,11 +111,12 @@ def publish_site(
             details=tuple(details),
             csp_findings=warnings,
             left_out=release.left_out,
+            warnings=plan.warnings,
         )
     try:
         with PublishLock(clients.s3, target.bucket, ttl_seconds=options.lock_ttl, wait_seconds=options.lock_wait):
             plan = plan_publish(release, target, options, clients)
-            result = execute(plan, release, target, options, clients, git=records.git_commit(source))
+            result = execute(plan, target, options, clients, git=records.git_commit(source))
     except (records.LockHeld, StorageError) as exc:
         raise PublishError(str(exc)) from exc
     return PublishResult(
@@ -124,6 +127,7 @@ def publish_site(
         release_id=result.release_id,
         csp_findings=warnings,
         left_out=release.left_out,
+        warnings=plan.warnings,
     )
 
 
@@ -154,6 +158,8 @@ def plan_publish(release: Release, target: Target, options: PublishOptions, clie
     etags = bucket_etags(s3, target.bucket)
     recent = records.recent_releases(s3, target.bucket, max(options.keep_releases, 1))
     live = recent[0] if recent else None
+    published = {key: o.md5 for record in reversed(recent) for key, o in record.objects.items()} | etags
+    release, warnings = without_reused_names(release, published)
     everything = release.assets + release.documents
     uploads = tuple(a for a in everything if etags.get(a.key) != a.md5 or _metadata_changed(s3, target.bucket, a, live))
     invalidation = _invalidation(release, uploads, set(etags), recent, target, options, clients)
@@ -170,6 +176,8 @@ def plan_publish(release: Release, target: Target, options: PublishOptions, clie
         deletions=deletions,
         invalidation=invalidation,
         live=live,
+        release=release,
+        warnings=warnings,
     )
 
 
@@ -227,13 +235,7 @@ def _record(
 
 
 def execute(
-    plan: Plan,
-    release: Release,
-    target: Target,
-    options: PublishOptions,
-    clients: SiteClients,
-    *,
-    git: str | None = None,
+    plan: Plan, target: Target, options: PublishOptions, clients: SiteClients, *, git: str | None = None
 ) -> PublishResult:
     """Carry a plan out in the safe order. Raises `StorageError` where an upload, delete or the wait fails
     (`publish_site` reports it as a `PublishError`)."""
@@ -244,7 +246,7 @@ def execute(
         records.record_pending_invalidation(s3, bucket, plan.invalidation_paths)
     # Only now may pages point at the new assets.
     versions |= upload(s3, bucket, plan.document_uploads, "pages")
-    record = _record(release, versions, plan.live, git)
+    record = _record(plan.release, versions, plan.live, git)
     records.write_release(s3, bucket, record)
     deleted = delete(s3, bucket, plan.deletions) if plan.deletions else []
     invalidation = Invalidation(None, (), plan.invalidation.why) if plan.invalidation else None

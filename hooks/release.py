@@ -6,6 +6,12 @@ stylesheets, through real parsers. Pages keep their names and are revalidated on
 keeps its name too, with a short cache lifetime: files browsers or people ask for by URL (favicon.ico, robots.txt,
 sitemap.xml, the manifest, `.well-known/`, a linked report.pdf) must stay where they are.
 
+A file is renamed only where the hook rewrites every reference to it. So a file whose name appears in a file the
+hook does not parse (JavaScript: `import`, `import()`, `new URL(…, import.meta.url)`, workers, source maps; JSON,
+XML, SVG) keeps its name, and so does what a kept stylesheet loads. A name a bundler already fingerprinted
+(`assets/index-CrXFY4L8.js`, `main.57a0d79d.min.css`) is kept too, and cached as immutable; the publish checks
+that such a name never comes back with other bytes (hooks/publish.py).
+
 Reading web/ is careful: a symbolic link that leaves the folder, or a name that could not be served safely, stops
 the release before anything is uploaded; dotfiles (`.env`, `.git/`) are left out unless asked for.
 """
@@ -17,9 +23,10 @@ import json
 import mimetypes
 import os
 import posixpath
+import re
 import unicodedata
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
@@ -58,6 +65,15 @@ _TEXT_TYPES = (
     "application/manifest+json",
 )
 MAX_KEY_BYTES = 1024  # S3's limit
+# Text the hook does not parse: a file named in it may be fetched by that name.
+UNPARSED_TEXT_SUFFIXES = (".js", ".mjs", ".cjs", ".json", ".map", ".xml", ".svg", ".webmanifest", ".txt")
+# Where such text names a file: a quoted string without spaces (a URL or path), or a source map comment.
+_QUOTED_URL = re.compile(r"""(["'`])([^"'`\s]{1,2048}?)\1""")
+_SOURCE_MAP = re.compile(r"sourceMappingURL=([^\s\"'*]+)")
+# A bundler's content hash in a name: "-" or "." then 8 or more letters, digits or "_", with a digit and a letter
+# among them (Vite's index-CrXFY4L8.js, webpack's main.57a0d79d.min.css, Next's 4bd1b696-67e30520d621c4dd.js), so
+# that a version (jquery-3.6.0.min.js) or a date (report-20240101.pdf) is not taken for one.
+_BUNDLER_HASH = re.compile(r"[.-](?=[A-Za-z0-9_]*\d)(?=[A-Za-z0-9_]*[A-Za-z])[A-Za-z0-9_]{8,}(?=\.)")
 
 
 class SourceError(ValueError):
@@ -151,6 +167,29 @@ class Release:
         return sorted([*found, *([api] if api else [])], key=lambda f: (f.file, f.line))
 
 
+def without_reused_names(release: Release, published: dict[str, str]) -> tuple[Release, tuple[str, ...]]:
+    """`release` with every immutable file whose name was published before with other bytes (`published`: key ->
+    MD5) served as a fixed-name file instead, and one warning each. Only a bundler's name can come back so: the
+    hook's own names change with the content."""
+    reused = {a.key for a in release.assets if published.get(a.key, a.md5) != a.md5}
+    if not reused:
+        return release, ()
+    moved = tuple(replace(a, cache_control=SHORT_LIVED) for a in release.assets if a.key in reused)
+    warnings = tuple(
+        f"{key}: published before with other content under the same name, so it is not cached as immutable "
+        "(browsers that cached the old one keep it for up to a year); give the build content-hashed names"
+        for key in sorted(reused)
+    )
+    return (
+        replace(
+            release,
+            assets=tuple(a for a in release.assets if a.key not in reused),
+            documents=tuple(sorted(release.documents + moved, key=lambda a: a.key)),
+        ),
+        warnings,
+    )
+
+
 def render_config(api_url: str) -> bytes:
     """The frontend config: the one place the page learns the API URL."""
     return f"window.APP_CONFIG = {json.dumps({'apiUrl': api_url})};\n".encode()
@@ -171,6 +210,11 @@ def fingerprinted_key(key: str, body: bytes) -> str:
     digest = hashlib.sha256(body).hexdigest()[:12]
     name = f"{stem}.{digest}.{extension}" if extension else f"{stem}.{digest}"
     return posixpath.join(posixpath.dirname(key), name)
+
+
+def is_bundler_fingerprinted(key: str) -> bool:
+    """Whether the file's name already carries a content hash a bundler put there."""
+    return bool(_BUNDLER_HASH.search(posixpath.basename(key)))
 
 
 def is_well_known(key: str) -> bool:
@@ -290,7 +334,8 @@ def build_release(source: Path, api_url: str, *, allow_dotfiles: bool = False) -
         for key, body in files.items()
         if key.endswith(".css")
     }
-    fingerprint = _what_pages_load(pages, stylesheets, files)
+    kept = _kept_names(files, pages, stylesheets)
+    fingerprint = _what_pages_load(pages, stylesheets, files) - kept
     renamed: dict[str, str] = {}
     bodies: dict[str, bytes] = {}
     for key in _stylesheets_last(fingerprint, stylesheets):
@@ -298,9 +343,16 @@ def build_release(source: Path, api_url: str, *, allow_dotfiles: bool = False) -
         if key in stylesheets:  # point it at what it loads, under their new names, before hashing it
             body = css.rewrite(body.decode("utf-8", errors="replace"), _renaming(key, renamed)).encode()
         bodies[key], renamed[key] = body, fingerprinted_key(key, body)
-    assets = tuple(Asset(renamed[key], bodies[key], content_type(key), IMMUTABLE) for key in sorted(fingerprint))
+    bundled = {key for key in kept - set(pages) if is_bundler_fingerprinted(key)}
+    assets = tuple(
+        sorted(
+            [Asset(renamed[key], bodies[key], content_type(key), IMMUTABLE) for key in fingerprint]
+            + [Asset(key, files[key], content_type(key), IMMUTABLE) for key in bundled],
+            key=lambda a: a.key,
+        )
+    )
     documents = []
-    for key in sorted(set(files) - fingerprint - {CONFIG_NAME}):
+    for key in sorted(set(files) - fingerprint - bundled - {CONFIG_NAME}):
         if key in pages:
             body = pages[key].rewrite(_renaming(key, renamed)).encode()
             documents.append(Asset(key, body, content_type(key), REVALIDATE))
@@ -325,6 +377,42 @@ def _renaming(document_key: str, renamed: dict[str, str]) -> Callable[[Reference
         return relink(reference.url, document_key, renamed[key]) if key in renamed else None
 
     return new_url
+
+
+def _named_files(text: str) -> set[str]:
+    """The file names a text the hook does not parse may fetch: the last part of every URL-like string in it."""
+    names = set()
+    for url in [m.group(2) for m in _QUOTED_URL.finditer(text)] + _SOURCE_MAP.findall(text):
+        try:
+            names.add(posixpath.basename(unquote(urlsplit(url).path)))
+        except ValueError:  # not a URL after all ("http://[", say)
+            continue
+    return names
+
+
+def _kept_names(
+    files: dict[str, bytes], pages: dict[str, Page], stylesheets: dict[str, list[css.CssReference]]
+) -> set[str]:
+    """The files that keep their names: named in text the hook does not parse, fingerprinted by a bundler, and
+    what a kept stylesheet loads (it is published as written), transitively."""
+    by_name: dict[str, list[str]] = {}
+    for key in files:
+        by_name.setdefault(posixpath.basename(key), []).append(key)
+    kept = {key for key in files if is_bundler_fingerprinted(key)}
+    for key, body in files.items():
+        if key.endswith(UNPARSED_TEXT_SUFFIXES) and key != CONFIG_NAME:
+            names = _named_files(body.decode("utf-8", errors="replace"))
+            kept |= {k for name in names & by_name.keys() for k in by_name[name] if k != key}
+    pending = [key for key in kept if key in stylesheets]
+    while pending:
+        sheet = pending.pop()
+        for ref in stylesheets[sheet]:
+            if (loaded := resolve(ref.url, sheet)) is None:
+                continue
+            if loaded not in kept and loaded in files:
+                kept.add(loaded)
+                pending += [loaded] if loaded in stylesheets else []
+    return kept - set(pages)
 
 
 def _what_pages_load(

@@ -107,6 +107,7 @@ class PublishResult:
     release_id: str | None = None
     csp_findings: tuple[str, ...] = ()  # what the CSP blocks, published anyway on request
     left_out: tuple[str, ...] = ()  # dotfiles not published
+    warnings: tuple[str, ...] = ()  # what was published otherwise than asked, and why
 
     def summary(self) -> dict[str, Any]:
         """The --json output."""
@@ -125,13 +126,15 @@ class PublishResult:
             summary["csp_findings"] = list(self.csp_findings)
         if self.left_out:
             summary["left_out"] = list(self.left_out)
+        if self.warnings:
+            summary["warnings"] = list(self.warnings)
         return summary
 
     def describe(self) -> str:
         """For people: warnings and planned changes, then one line."""
         invalidated = self.invalidation.describe() if self.invalidation else "nothing"
         verb = "would publish" if self.dry_run else "published"
-        lines = [f"warning: {finding}" for finding in self.csp_findings]
+        lines = [f"warning: {finding}" for finding in (*self.csp_findings, *self.warnings)]
         lines += [f"left out (dotfile): {key}" for key in self.left_out]
         lines += [f"invalidation: {why}" for why in (self.invalidation.why if self.invalidation else ())]
         lines += [
