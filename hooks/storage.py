@@ -16,12 +16,13 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 from urllib.parse import quote
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from tqdm import tqdm
 
 from contract.site_files import INDEX_DOCUMENT, PRIVATE_PREFIX
 from hooks.results import DEFAULT_AWS_TIMEOUT
@@ -138,37 +139,68 @@ class Upload(Protocol):
     def cache_control(self) -> str: ...
 
 
+# Below this many files a phase is quick: no line in a log for it.
+PROGRESS_LINE_MIN_FILES = 100
+
+
 class Progress:
-    """A one-line progress counter on a terminal; silent otherwise."""
+    """The progress of one upload phase. On a terminal, a tqdm bar: bytes, rate and time left, and the files done;
+    elsewhere (a CI log), one line when a phase of PROGRESS_LINE_MIN_FILES or more files has finished."""
 
-    def __init__(self, total: int, label: str) -> None:
-        self.total, self.label, self.done = total, label, 0
-        self.enabled = sys.stderr.isatty() and total > 0
+    def __init__(self, uploads: Sequence[Upload], label: str, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.label, self.files, self.done = label, len(uploads), 0
+        self.bytes = sum(len(item.body) for item in uploads)
+        self.started = time.monotonic()
+        self.bar = tqdm(
+            total=self.bytes,
+            desc=f"uploading {label}",
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            file=self.stream,
+            disable=not (self.files and self.stream.isatty()),
+            leave=True,
+        )
 
-    def step(self) -> None:
+    def step(self, item: Upload) -> None:
         self.done += 1
-        if self.enabled:
-            end = "\n" if self.done == self.total else ""
-            print(f"\r{self.label} {self.done}/{self.total}", end=end, file=sys.stderr, flush=True)
+        self.bar.set_postfix_str(f"{self.done}/{self.files} files", refresh=False)
+        self.bar.update(len(item.body))
+
+    def finish(self) -> None:
+        """Close the bar, or print the phase's one line."""
+        self.bar.close()
+        if self.bar.disable and self.files >= PROGRESS_LINE_MIN_FILES:
+            seconds = max(time.monotonic() - self.started, 1e-3)
+            size, rate = tqdm.format_sizeof(self.bytes, "B", 1024), tqdm.format_sizeof(self.bytes / seconds, "B", 1024)
+            print(
+                f"uploaded {self.label}: {self.files} files, {size} in {seconds:.1f} s ({rate}/s)",
+                file=self.stream,
+                flush=True,
+            )
 
 
 def upload(s3: S3Client, bucket: str, uploads: Sequence[Upload], label: str) -> dict[str, str | None]:
     """Upload in parallel (each put retried by the client's retry mode); the version id of each key. Raises
     StorageError naming every failed key after all attempts finished."""
-    progress = Progress(len(uploads), label)
+    progress = Progress(uploads, label)
     failures: dict[str, Exception] = {}
     done: dict[str, str | None] = {}
     with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
-        futures = {pool.submit(_put, s3, bucket, item): item.key for item in uploads}
+        futures = {pool.submit(_put, s3, bucket, item): item for item in uploads}
         for future in as_completed(futures):
+            item = futures[future]
             try:
-                done[futures[future]] = future.result()
+                done[item.key] = future.result()
             except (BotoCoreError, ClientError) as exc:
-                failures[futures[future]] = exc
-            progress.step()
+                failures[item.key] = exc
+            progress.step(item)
     if failures:
+        progress.bar.close()
         first_key, first_error = sorted(failures.items())[0]
         raise StorageError(f"upload of {len(failures)} file(s) failed, first {first_key}: {first_error}")
+    progress.finish()
     return done
 
 
