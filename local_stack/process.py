@@ -1,6 +1,6 @@
 """`pipenv run local` in a process of its own, for scripts and test suites that drive local mode as a user does:
 start it in a project folder, read what it prints (`site:`, `api:`, `emulator:`, `outputs:` and one line per
-action), talk to its emulator, stop it with SIGTERM.
+action), talk to its emulator, stop it with a signal.
 
     with LocalModeProcess(project_dir, work_dir) as local:
         local.wait_for("^serving until Ctrl-C")
@@ -31,6 +31,7 @@ class LocalModeProcess:
         self.project = project
         self.lines: list[str] = []
         self._changed = threading.Condition()
+        self._output_ended = False  # every line it printed is in `lines`
         command = [sys.executable, "-m", "local_stack.run", "--site-port", "0", "--api-port", "0"]
         self.process = subprocess.Popen(
             [*command, "--work-dir", str(work_dir), *extra_args],
@@ -54,6 +55,9 @@ class LocalModeProcess:
             with self._changed:
                 self.lines.append(line.rstrip("\n"))
                 self._changed.notify_all()
+        with self._changed:
+            self._output_ended = True
+            self._changed.notify_all()
 
     def mark(self) -> int:
         """Where the output is now: `wait_for` can look only at what comes after a mark."""
@@ -70,7 +74,7 @@ class LocalModeProcess:
                     if re.search(pattern, line):
                         return line
                 recent = "\n".join(self.lines[-40:])
-                if self.process.poll() is not None:
+                if self._output_ended:  # it exited (or closed its output): no line will come
                     raise RuntimeError(f"local mode exited before printing {pattern!r}:\n{recent}")
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"no line matching {pattern!r} within {timeout:.0f} s:\n{recent}")

@@ -2,21 +2,33 @@
 
 Starts the AWS emulator (moto), synthesizes the `local` stack and applies it with the real Terraform CLI and AWS
 provider (every endpoint at the emulator), publishes web/ with the post-apply hook, and serves the site and the
-API on two 127.0.0.1 ports (so the browser makes real cross-origin calls) until Ctrl-C or SIGTERM. Meanwhile it
-watches web/, functions/, modules/ and contract/ and brings the running stack up to date with each edit.
+API on two 127.0.0.1 ports (so the browser makes real cross-origin calls) until Ctrl-C, SIGTERM or SIGHUP.
+Meanwhile it watches web/, functions/, modules/ and contract/ and brings the running stack up to date with each
+edit.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import signal
 import sys
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from local_stack.emulator import PortInUse
 from local_stack.stack import LocalOptions, LocalStack, LocalStackError
 from local_stack.watch import Watcher
+from terraform_cli.runner import end_every_command
+
+# Each stops local mode cleanly: Ctrl-C, `kill`, and a terminal or SSH session that closes.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# The exit status when a second signal ended everything at once (a clean stop exits 0).
+ENDED_AT_ONCE = 1
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -48,6 +60,48 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def say(line: str, *, error: bool = False) -> None:
+    """Print one line now. A terminal that closed (SIGHUP) or a reader that left is no reason to fail, least of
+    all while stopping."""
+    with contextlib.suppress(OSError):
+        print(line, file=sys.stderr if error else sys.stdout, flush=True)
+
+
+@dataclass
+class StopOnSignals:
+    """The first SIGINT, SIGTERM or SIGHUP stops local mode cleanly: it sets `stopping`, which interrupts a
+    running Terraform command as Ctrl-C does (it releases the state lock; `GRACE_SECONDS`, then it is killed with
+    its provider) or ends serving. A second one ends everything at once."""
+
+    stopping: threading.Event
+    received: list[str] = field(default_factory=list)
+    _previous: dict[int, Any] = field(default_factory=dict)
+
+    def install(self) -> None:
+        for stop_signal in STOP_SIGNALS:
+            self._previous[stop_signal] = signal.signal(stop_signal, self._on_signal)
+
+    def uninstall(self) -> None:
+        for stop_signal, handler in self._previous.items():
+            signal.signal(stop_signal, handler)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if self.received:
+            end_every_command()
+            _write_now(f"local: {name} again: ended Terraform and its providers at once; the next start cleans up\n")
+            os._exit(ENDED_AT_ONCE)  # the servers and the emulator are threads of this process: gone with it
+        self.received.append(name)
+        _write_now(f"local: {name}: stopping (a second Ctrl-C, SIGTERM or SIGHUP ends everything at once)\n")
+        self.stopping.set()
+
+
+def _write_now(text: str) -> None:
+    """Write from a signal handler: unbuffered, since the handler may run while a print() holds stdout's buffer."""
+    with contextlib.suppress(OSError):
+        os.write(sys.stdout.fileno(), text.encode())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     stack = LocalStack(
@@ -58,44 +112,53 @@ def main(argv: list[str] | None = None) -> int:
             same_origin=args.same_origin,
             work_dir=args.work_dir,
             live_reload=not args.no_watch,
-        )
+        ),
+        log=say,
     )
-    watcher = Watcher(stack, lambda line: print(line, flush=True), stack.stopping)
-
-    def on_sigterm(signum: int, frame: FrameType | None) -> None:
-        stack.stopping.set()  # interrupts a Terraform phase cleanly, or ends serving
-
-    signal.signal(signal.SIGTERM, on_sigterm)
+    signals = StopOnSignals(stack.stopping)
+    signals.install()  # until the very end: a second signal while stopping still ends everything at once
     try:
-        stack.start()
-        print(f"site: {stack.site_url}")
-        print(f"api: {stack.api_url}")
-        print(f"emulator: {stack.emulator_url}")
-        print(f"outputs: {stack.outputs_file}")
-        if not args.no_watch:
-            watcher.start()
-            print("watching web/, functions/, modules/ and contract/ (--no-watch turns it off)")
-        print("serving until Ctrl-C", flush=True)
-        stack.stopping.wait()
-    except KeyboardInterrupt:
-        pass
-    except (LocalStackError, PortInUse) as exc:
-        if not stack.stopping.is_set():
-            print(f"local: error: {exc}", file=sys.stderr)
-            stack.stop()
-            return 1
+        status = run_until_stopped(stack, args)
+        if signals.received:
+            say(f"local: stopped ({signals.received[0]}): no Terraform, server or emulator of it runs on")
+        return status
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        stack.stopping.set()  # ends the watcher too
-        watcher.join()
-    if args.destroy_on_exit and stack.outputs is not None:
+        signals.uninstall()
+
+
+def run_until_stopped(stack: LocalStack, args: argparse.Namespace) -> int:
+    """Start, serve until `stack.stopping` is set, then stop (destroying first with --destroy-on-exit); the exit
+    status."""
+    watcher = Watcher(stack, say, stack.stopping)
+    status = 0
+    try:
         try:
-            stack.destroy()
-            print("destroyed every resource in the emulator")
-        except LocalStackError as exc:
-            print(f"local: error: {exc}", file=sys.stderr)
-    stack.stop()
-    return 0
+            stack.start()
+            say(f"site: {stack.site_url}")
+            say(f"api: {stack.api_url}")
+            say(f"emulator: {stack.emulator_url}")
+            say(f"outputs: {stack.outputs_file}")
+            if not args.no_watch:
+                watcher.start()
+                say("watching web/, functions/, modules/ and contract/ (--no-watch turns it off)")
+            say("serving until Ctrl-C")
+            stack.stopping.wait()
+        except (LocalStackError, PortInUse) as exc:
+            if not stack.stopping.is_set():  # when stopping, the error is the interrupted phase's: asked for
+                say(f"local: error: {exc}", error=True)
+                status = 1
+        finally:
+            stack.stopping.set()  # ends the watcher too
+            watcher.join()
+        if status == 0 and args.destroy_on_exit and stack.outputs is not None:
+            try:
+                stack.destroy()
+                say("destroyed every resource in the emulator")
+            except LocalStackError as exc:
+                say(f"local: error: {exc}", error=True)
+    finally:
+        stack.stop()
+    return status
 
 
 if __name__ == "__main__":

@@ -79,7 +79,8 @@ class LocalOptions:
 class LocalStack:
     """The running local stack. `start()` runs every phase; `stop()` ends it; `destroy()` tears it down.
 
-    Setting `stopping` (e.g. from a SIGTERM handler) interrupts a running Terraform phase cleanly.
+    Setting `stopping` (e.g. from a signal handler) interrupts a running Terraform phase cleanly and starts no
+    other phase.
     """
 
     options: LocalOptions = field(default_factory=LocalOptions)
@@ -230,6 +231,8 @@ class LocalStack:
     # --- phases -----------------------------------------------------------------------------------------
 
     def _phase(self, name: str, action: Callable[[], object]) -> None:
+        if self.stopping.is_set():  # asked to stop while the previous phase ran: start no other
+            raise LocalStackError(f"stopped before {name}")
         started = time.perf_counter()
         try:
             action()

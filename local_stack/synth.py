@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 from contract.config import EnvironmentSettings
+from terraform_cli.children import ends_with_this_process
 
 
 def synth_command(settings: EnvironmentSettings, outdir: Path, project: str | None = None) -> list[str]:
@@ -48,6 +50,8 @@ def synth_in_project(
             text=True,
             timeout=timeout,
             check=False,
+            # Should local mode be killed meanwhile, the synth (and its jsii kernel) ends too.
+            preexec_fn=ends_with_this_process(signal.SIGTERM),
         )
     except subprocess.TimeoutExpired:
         return f"synth did not finish in {timeout:.0f} s"

@@ -9,24 +9,33 @@ waiting on.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from terraform_cli.children import ends_with_this_process
 from terraform_cli.config import terraform_env
 
 # After an interrupt Terraform finishes the calls in flight and saves state; this long, then it is killed.
 GRACE_SECONDS = 60.0
 LOCK_TIMEOUT = "-lock-timeout=60s"
+# How often a running command's output is read: a file has no "more data" event to wait on.
+READ_INTERVAL_SECONDS = 0.05
+
+# The streamed commands running now (any thread), so that `end_every_command` can find them.
+_RUNNING: set[subprocess.Popen[bytes]] = set()
+_RUNNING_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -240,17 +249,27 @@ class Terraform:
         return terraform_env(self.cli_config, {**os.environ, **self.env})
 
     def _capture(self, args: Sequence[str]) -> subprocess.CompletedProcess[str]:
-        """A short command whose whole output is one JSON document."""
-        return subprocess.run(
-            self._command(args),
-            cwd=self.directory,
-            env=self._environment(),
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=self.timeout,
-            stdin=subprocess.DEVNULL,
-        )
+        """A short command whose whole output is one JSON document (written into files, as in `_stream`)."""
+        with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+            done = subprocess.run(
+                self._command(args),
+                cwd=self.directory,
+                env=self._environment(),
+                stdout=stdout,
+                stderr=stderr,
+                check=False,
+                timeout=self.timeout,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=ends_with_this_process(signal.SIGINT),
+            )
+            stdout.seek(0)
+            stderr.seek(0)
+            return subprocess.CompletedProcess(
+                done.args,
+                done.returncode,
+                stdout.read().decode(errors="replace"),
+                stderr.read().decode(errors="replace"),
+            )
 
     @staticmethod
     def _json(done: subprocess.CompletedProcess[str], command: str) -> dict[str, Any]:
@@ -267,24 +286,36 @@ class Terraform:
     def _stream(self, command: str, args: Sequence[str]) -> _Run:
         """Run a long command with -json, reading its messages as they come."""
         run = _Run()
-        process = subprocess.Popen(
-            self._command([args[0], "-json", *args[1:]]),  # before a plan file, which must come last
-            cwd=self.directory,
-            env=self._environment(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            bufsize=1,
-            start_new_session=True,  # Ctrl-C reaches this process, which interrupts Terraform once
-        )
+        # Terraform writes into a file rather than a pipe: were this process killed, a write into a pipe with no
+        # reader would kill Terraform at once (Go dies of SIGPIPE on stdout), leaving its provider running and
+        # its state locked, instead of letting it stop cleanly on the parent-death signal.
+        descriptor, output_path = tempfile.mkstemp(prefix="terraform-", suffix=".jsonl")
+        with open(descriptor, "wb") as writer, open(output_path, encoding="utf-8", errors="replace") as reader:
+            os.unlink(output_path)  # nothing but these two descriptors needs it
+            process = subprocess.Popen(
+                self._command([args[0], "-json", *args[1:]]),  # before a plan file, which must come last
+                cwd=self.directory,
+                env=self._environment(),
+                stdout=writer,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C reaches this process, which interrupts Terraform once
+                # Should this process die without interrupting it (SIGKILL), Terraform is interrupted anyway.
+                preexec_fn=ends_with_this_process(signal.SIGINT),
+            )
+            self._run_and_read(command, process, reader, run)
+        return run
+
+    def _run_and_read(self, command: str, process: subprocess.Popen[bytes], output: IO[str], run: _Run) -> None:
+        """Read `process`'s messages into `run` until it exits; raise if it failed or was stopped."""
         finished = threading.Event()
         stopped_because: list[str] = []  # the watchdog's reason, if it interrupted Terraform
         threading.Thread(target=self._watch, args=(process, finished, stopped_because), daemon=True).start()
         started = time.monotonic()
+        with _RUNNING_LOCK:
+            _RUNNING.add(process)
         try:
-            assert process.stdout is not None
-            for line in process.stdout:
+            for line in _lines_until_exit(process, output):
                 try:
                     message = json.loads(line)
                 except ValueError:
@@ -295,12 +326,13 @@ class Terraform:
                 run.read(message, stopping=bool(stopped_because))
                 if self.on_message and message.get("type") not in ("version", "log"):
                     self.on_message(str(message.get("type")), str(message.get("@message", "")))
-            process.wait()
         except BaseException:
             _interrupt(process)
             raise
         finally:
             finished.set()
+            with _RUNNING_LOCK:
+                _RUNNING.discard(process)
         if stopped_because:
             waiting = "; ".join(f"{address} ({doing})" for address, doing in run.in_flight.items()) or (
                 "no resource yet (the provider's first calls to AWS, or the state backend)"
@@ -312,9 +344,8 @@ class Terraform:
             )
         if process.returncode != 0:
             raise TerraformError(f"terraform {command} failed: {run.reason()}", run.diagnostics)
-        return run
 
-    def _watch(self, process: subprocess.Popen[str], finished: threading.Event, because: list[str]) -> None:
+    def _watch(self, process: subprocess.Popen[bytes], finished: threading.Event, because: list[str]) -> None:
         """Interrupt `process` when the timeout passes or `stop` is set; kill it if it does not stop."""
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         while not finished.wait(0.2):
@@ -328,12 +359,37 @@ class Terraform:
             return
 
 
+def end_every_command() -> None:
+    """Kill every streamed Terraform command this process is running, with its providers, at once: no grace
+    period, so a local state may be left with a stale lock. For a second Ctrl-C; the first one waits."""
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for process in running:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # its session's group: Terraform and the providers it started
+
+
+def _lines_until_exit(process: subprocess.Popen[bytes], output: IO[str]) -> Iterator[str]:
+    """Each line `process` writes into `output` (a file it appends to), as it writes it, until it has exited."""
+    pending = ""
+    while True:
+        pending += output.readline()
+        if pending.endswith("\n"):
+            yield pending
+            pending = ""
+        elif process.poll() is None:
+            time.sleep(READ_INTERVAL_SECONDS)
+        else:  # it has exited: what is left was written before that
+            yield from (pending + output.read()).splitlines(keepends=True)
+            return
+
+
 def print_message(kind: str, text: str) -> None:
     """An `on_message` that prints Terraform's progress as it comes, as the CLI would."""
     print(text, flush=True)
 
 
-def _interrupt(process: subprocess.Popen[str]) -> None:
+def _interrupt(process: subprocess.Popen[bytes]) -> None:
     """Ask Terraform to stop as Ctrl-C does (it finishes calls in flight and saves state); kill it if it hangs."""
     if process.poll() is not None:
         return

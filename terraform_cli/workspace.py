@@ -125,9 +125,11 @@ class StackWorkspace:
         return copy
 
     def forget_state(self) -> None:
-        """Delete the local state and its backup (local mode: they described an emulator that is gone)."""
-        for stale in (self.state_file, self.state_file.with_name(self.state_file.name + ".backup")):
-            stale.unlink(missing_ok=True)
+        """Delete the local state, its backup and its lock's record (local mode: they described an emulator that is
+        gone; a Terraform killed at once leaves its lock's record behind, though the lock itself ended with it)."""
+        name = self.state_file.name
+        for stale in (name, f"{name}.backup", f".{name}.lock.info"):
+            self.state_file.with_name(stale).unlink(missing_ok=True)
 
     # --- getting it ready for Terraform --------------------------------------------------------------------
 

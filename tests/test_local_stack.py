@@ -10,12 +10,8 @@ import io
 import json
 import os
 import re
-import signal
 import socket
-import subprocess
-import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -344,43 +340,3 @@ def test_missing_provider_says_how_to_get_it(tmp_path, monkeypatch):
             stack.start()
     finally:
         stack.stop()
-
-
-def processes_working_in(folder) -> list[str]:
-    """Command lines of the processes whose working directory or arguments are inside `folder`."""
-    found = []
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            cwd = os.readlink(proc / "cwd")
-            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if cwd.startswith(str(folder)) or str(folder) in command:
-            found.append(command)
-    return found
-
-
-def test_sigterm_during_the_apply_stops_promptly_and_leaves_nothing_running(tmp_path):
-    work = tmp_path / "work"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local_stack.run", "--site-port", "0", "--api-port", "0", "--work-dir", str(work)],
-        cwd=PROJECT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    for line in process.stdout:
-        if line.startswith("init"):
-            break
-    time.sleep(3)  # well into the apply, which takes over 10 s
-    assert process.poll() is None
-    process.send_signal(signal.SIGTERM)
-    try:
-        output, _ = process.communicate(timeout=45)  # a guard against a hang, not a speed target
-    except subprocess.TimeoutExpired:
-        process.kill()
-        raise
-    assert process.returncode == 0, output
-    assert "site:" not in output
-    assert processes_working_in(work) == []

@@ -1,0 +1,214 @@
+"""Stopping local mode: SIGINT, SIGTERM and SIGHUP stop it cleanly, a second signal ends it at once, and even
+SIGKILL leaves nothing running; the next start, in the same work dir, works.
+
+The end-to-end tests drive `python -m local_stack.run` as a user does, one after the other in one work dir, as
+one developer's .local/ is: each stops a start while a Terraform command runs (with its ~540 MB provider), and
+the next test's start is the proof that a start after that kind of stop works: it gets Terraform's state lock
+(its apply runs), and after the stops that matter most (SIGHUP, SIGKILL) it reaches `site:`. Stopping during the
+first apply keeps three of the five starts short. No timing is asserted but "within a few seconds" for what
+outlives a killed local mode; each wait is a guard.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from local_stack.process import LocalModeProcess
+from terraform_cli import StackWorkspace
+from terraform_cli.children import ends_with_this_process, parent_death_signal_supported
+
+PROJECT = Path(__file__).resolve().parent.parent
+STOP_GUARD_SECONDS = 120.0  # a clean stop taking longer than this hangs (Terraform's grace period is 60 s)
+LEFTOVER_SECONDS = 20.0  # "within a few seconds", with room for a loaded machine
+TERRAFORM = shutil.which("terraform")
+linux_only = pytest.mark.skipif(not parent_death_signal_supported(), reason="no parent-death signal here")
+
+
+@dataclass(frozen=True)
+class OwnProcess:
+    pid: int
+    command: str
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` runs: a zombie (ended, not yet reaped by its parent) does not."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def processes_of(work: Path) -> list[OwnProcess]:
+    """The processes running in `work` or naming it in their arguments: local mode, the synth, Terraform and its
+    provider."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cwd = os.readlink(proc / "cwd")
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if (cwd.startswith(str(work)) or str(work) in command) and alive(int(proc.name)):
+            found.append(OwnProcess(int(proc.name), command))
+    return found
+
+
+def left_after(work: Path, timeout: float = LEFTOVER_SECONDS) -> list[OwnProcess]:
+    """What still runs in `work` once `timeout` has passed, or nothing as soon as nothing does."""
+    deadline = time.monotonic() + timeout
+    while (left := processes_of(work)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return left
+
+
+def terraform_running(work: Path, command: str, timeout: float = 120.0) -> list[OwnProcess]:
+    """Terraform's `command` and its AWS provider, once both run in `work`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        running = processes_of(work)
+        terraform = [p for p in running if p.command.startswith(f"{TERRAFORM} {command} ")]
+        provider = [p for p in running if "terraform-provider-aws" in p.command]
+        if terraform and provider:
+            return terraform + provider
+        time.sleep(0.2)
+    raise AssertionError(f"no terraform {command} with its provider in {work} within {timeout:.0f} s")
+
+
+def lock_record(work: Path) -> Path:
+    """Where Terraform records who holds the local state's lock, while it does."""
+    state = StackWorkspace.local(work).state_file
+    return state.with_name(f".{state.name}.lock.info")
+
+
+def during_the_first_apply(local: LocalModeProcess, work: Path) -> list[OwnProcess]:
+    """Once `local` runs its first `terraform apply`: that apply and its provider."""
+    local.wait_for("^init ")
+    return terraform_running(work, "apply")
+
+
+def during_the_deferred_apply(local: LocalModeProcess, work: Path) -> list[OwnProcess]:
+    """Once `local` serves (its start reached `site:`): its deferred `terraform apply` and the provider."""
+    local.wait_for("^serving until Ctrl-C")
+    return terraform_running(work, "apply")
+
+
+def stopped(local: LocalModeProcess) -> int:
+    """The exit status, once the process has ended (killed after the guard)."""
+    try:
+        return local.process.wait(timeout=STOP_GUARD_SECONDS)
+    except subprocess.TimeoutExpired:
+        local.process.kill()
+        raise
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    """The one work dir every start in this module shares, as one developer's .local/ is."""
+    return tmp_path_factory.mktemp("stopping")
+
+
+# --- the stops, each during a Terraform command, in order -------------------------------------------------------
+
+
+def test_a_second_signal_ends_terraform_and_local_mode_at_once(work):
+    with LocalModeProcess(PROJECT, work) as local:
+        during_the_first_apply(local, work)
+        local.process.send_signal(signal.SIGTERM)
+        local.wait_for("^local: SIGTERM: stopping")
+        local.process.send_signal(signal.SIGINT)
+        assert stopped(local) == 1, "\n".join(local.lines)
+        local.wait_for("^local: SIGINT again: ended Terraform and its providers at once")
+    assert left_after(work) == []  # its Terraform had no time to release the lock: the next start deals with that
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name)
+def test_a_signal_during_the_first_apply_stops_terraform_and_local_mode_cleanly(work, stop_signal):
+    with LocalModeProcess(PROJECT, work) as local:
+        terraform = during_the_first_apply(local, work)  # so the start after the last stop got Terraform's lock
+        local.process.send_signal(stop_signal)
+        assert stopped(local) == 0, "\n".join(local.lines)
+        local.wait_for(rf"^local: stopped \({stop_signal.name}\): no Terraform, server or emulator of it runs on$")
+        assert not any("site:" in line for line in local.lines)
+    assert left_after(work) == []
+    assert not any(alive(p.pid) for p in terraform)
+    assert not lock_record(work).exists()
+
+
+@linux_only
+def test_sigkill_during_the_deferred_apply_leaves_nothing_running(work):
+    with LocalModeProcess(PROJECT, work) as local:
+        terraform = during_the_deferred_apply(local, work)  # so the start after the last stop reached the site
+        local.process.kill()
+        assert stopped(local) == -signal.SIGKILL
+    assert left_after(work) == []  # Terraform, interrupted by the kernel, stopped its provider and itself
+    assert not any(alive(p.pid) for p in terraform)
+    assert not lock_record(work).exists()  # and released the state's lock
+
+
+def test_sigterm_during_the_deferred_apply_stops_terraform_the_servers_and_the_emulator(work):
+    with LocalModeProcess(PROJECT, work) as local:
+        terraform = during_the_deferred_apply(local, work)  # so the start after a SIGKILL reached the site
+        with urllib.request.urlopen(local.value("site"), timeout=10) as response:
+            assert response.status == 200
+        local.process.send_signal(signal.SIGTERM)
+        assert stopped(local) == 0, "\n".join(local.lines)
+        local.wait_for(r"^local: stopped \(SIGTERM\): no Terraform, server or emulator of it runs on$")
+    assert left_after(work) == []
+    assert not any(alive(p.pid) for p in terraform)
+    assert not lock_record(work).exists()
+    with pytest.raises(urllib.error.URLError, match="Connection refused"):  # the site server is gone with it
+        urllib.request.urlopen(local.value("site"), timeout=5)
+
+
+# --- the pieces ---------------------------------------------------------------------------------------------
+
+
+@linux_only
+def test_a_child_started_to_end_with_its_parent_gets_the_signal_when_the_parent_is_killed(tmp_path):
+    pid_file = tmp_path / "child.pid"
+    parent_code = (
+        "import signal, subprocess, sys, time\n"
+        "from terraform_cli.children import ends_with_this_process\n"
+        "child = subprocess.Popen(['sleep', '60'], preexec_fn=ends_with_this_process(signal.SIGTERM))\n"
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        "child.wait()\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", parent_code], cwd=PROJECT)
+    deadline = time.monotonic() + 30
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline, "the parent did not start its child"
+        time.sleep(0.1)
+    child = int(pid_file.read_text())
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 5
+    while alive(child):
+        assert time.monotonic() < deadline, "the child outlived its parent"
+        time.sleep(0.1)
+
+
+def test_without_a_parent_death_signal_children_start_as_usual(monkeypatch):
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert ends_with_this_process(signal.SIGTERM) is None
+
+
+def test_forgetting_the_local_state_removes_a_stale_lock_record(tmp_path):
+    workspace = StackWorkspace.local(tmp_path)
+    record = lock_record(tmp_path)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    workspace.state_file.write_text("{}")
+    record.write_text('{"ID": "left by a Terraform that was killed"}')
+    workspace.forget_state()
+    assert not record.exists()
+    assert not workspace.state_file.exists()
