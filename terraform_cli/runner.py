@@ -154,7 +154,8 @@ class Terraform:
 
     `env` is added to this process's environment. `on_message` receives the type and the human-readable text of
     each of Terraform's messages ("apply_progress", "aws_s3_bucket.x: Still creating... [10s elapsed]"). A command
-    that runs longer than `timeout` seconds, or while `stop` is set, is interrupted and raises `TerraformStopped`.
+    that runs longer than `timeout` seconds, or while `stop` is set, is interrupted and raises `TerraformStopped`;
+    if it has not ended `grace` seconds after the interrupt (a provider call that never returns), it is killed.
     """
 
     directory: Path
@@ -163,6 +164,7 @@ class Terraform:
     on_message: Callable[[str, str], None] | None = None
     timeout: float | None = None
     stop: threading.Event | None = None
+    grace: float = GRACE_SECONDS
 
     # --- commands -------------------------------------------------------------------------------------------
 
@@ -297,7 +299,7 @@ class Terraform:
                     self.on_message(str(message.get("type")), str(message.get("@message", "")))
             process.wait()
         except BaseException:
-            _interrupt(process)
+            _interrupt(process, self.grace)
             raise
         finally:
             finished.set()
@@ -324,7 +326,7 @@ class Terraform:
                 because.append(f"timed out ({self.timeout:.0f} s)")
             else:
                 continue
-            _interrupt(process)
+            _interrupt(process, self.grace)
             return
 
 
@@ -333,13 +335,14 @@ def print_message(kind: str, text: str) -> None:
     print(text, flush=True)
 
 
-def _interrupt(process: subprocess.Popen[str]) -> None:
-    """Ask Terraform to stop as Ctrl-C does (it finishes calls in flight and saves state); kill it if it hangs."""
+def _interrupt(process: subprocess.Popen[str], grace: float) -> None:
+    """Ask Terraform to stop as Ctrl-C does (it finishes calls in flight and saves state); kill it if it has not
+    ended `grace` seconds later."""
     if process.poll() is not None:
         return
     try:
         os.killpg(process.pid, signal.SIGINT)
-        process.wait(timeout=GRACE_SECONDS)
+        process.wait(timeout=grace)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
