@@ -177,7 +177,8 @@ class LocalStack:
             self._lock.close()  # releases the work directory
 
     def destroy(self) -> None:
-        """`terraform destroy` of the local stack: remove every resource from this stack's emulator."""
+        """`terraform destroy` of the local stack: interrupt the deferred apply cleanly if it is still running (no
+        need to wait for it), then remove every resource the state holds from this stack's emulator."""
         self._running(self.deployment).destroy()
 
     # --- bringing the running stack up to date (watch mode) ---------------------------------------------

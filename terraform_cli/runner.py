@@ -163,7 +163,8 @@ class Terraform:
 
     `env` is added to this process's environment. `on_message` receives the type and the human-readable text of
     each of Terraform's messages ("apply_progress", "aws_s3_bucket.x: Still creating... [10s elapsed]"). A command
-    that runs longer than `timeout` seconds, or while `stop` is set, is interrupted and raises `TerraformStopped`.
+    that runs longer than `timeout` seconds, or while `stop` is set, is interrupted and raises `TerraformStopped`;
+    if it has not ended `grace` seconds after the interrupt (a provider call that never returns), it is killed.
     """
 
     directory: Path
@@ -172,6 +173,7 @@ class Terraform:
     on_message: Callable[[str, str], None] | None = None
     timeout: float | None = None
     stop: threading.Event | None = None
+    grace: float = GRACE_SECONDS
 
     # --- commands -------------------------------------------------------------------------------------------
 
@@ -327,7 +329,7 @@ class Terraform:
                 if self.on_message and message.get("type") not in ("version", "log"):
                     self.on_message(str(message.get("type")), str(message.get("@message", "")))
         except BaseException:
-            _interrupt(process)
+            _interrupt(process, self.grace)
             raise
         finally:
             finished.set()
@@ -355,7 +357,7 @@ class Terraform:
                 because.append(f"timed out ({self.timeout:.0f} s)")
             else:
                 continue
-            _interrupt(process)
+            _interrupt(process, self.grace)
             return
 
 
@@ -389,13 +391,14 @@ def print_message(kind: str, text: str) -> None:
     print(text, flush=True)
 
 
-def _interrupt(process: subprocess.Popen[bytes]) -> None:
-    """Ask Terraform to stop as Ctrl-C does (it finishes calls in flight and saves state); kill it if it hangs."""
+def _interrupt(process: subprocess.Popen[bytes], grace: float) -> None:
+    """Ask Terraform to stop as Ctrl-C does (it finishes calls in flight and saves state); kill it if it has not
+    ended `grace` seconds later."""
     if process.poll() is not None:
         return
     try:
         os.killpg(process.pid, signal.SIGINT)
-        process.wait(timeout=GRACE_SECONDS)
+        process.wait(timeout=grace)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()

@@ -164,6 +164,17 @@ def emulator() -> Iterator[Any]:
 
 
 @pytest.fixture
+def own_emulator() -> Iterator[Any]:
+    """An emulator of the test's own (an account of its own, empty when it starts): what the test deploys into it
+    is gone with it, so the test need not destroy it to leave the shared emulator as it was."""
+    from local_stack.emulator import start_emulator
+
+    running = start_emulator()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
 def aws(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The standard environment variables pointing boto3 at the emulator; returns a session."""
     import boto3

@@ -189,9 +189,11 @@ def test_resources_with_a_for_each_key_or_a_count_index_are_read_by_type_and_nam
     ]
 
 
-def test_drift_on_for_each_and_count_instances_is_reported_in_the_emulator(emulator, tmp_path, capsys, monkeypatch):
-    """A stack of its own in the emulator: log groups made with for_each (keys with dots, as the certificate
-    validation records have) and SNS topics made with count, changed with boto3 behind Terraform's back."""
+def test_drift_on_for_each_and_count_instances_is_reported_in_the_emulator(own_emulator, tmp_path, capsys, monkeypatch):
+    """A stack of its own in an emulator of its own (gone with it at the end: no destroy): log groups made with
+    for_each (keys with dots, as the certificate validation records have) and SNS topics made with count, changed
+    with boto3 behind Terraform's back."""
+    emulator = own_emulator
     from cdktf import App, LocalBackend, TerraformCount, TerraformIterator, TerraformStack, Token
     from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
     from cdktf_cdktf_provider_aws.provider import AwsProvider
@@ -218,30 +220,21 @@ def test_drift_on_for_each_and_count_instances_is_reported_in_the_emulator(emula
     workspace = StackWorkspace("indexed", Path(app.outdir))
     terraform = workspace.initialized(env=emulator.environment(), timeout=600)
     terraform.apply()
-    try:
-        emulator.client("logs").put_retention_policy(
-            logGroupName="/drift-test/www.users.example.com", retentionInDays=30
-        )
-        (topic,) = [
-            t["TopicArn"]
-            for t in emulator.client("sns").list_topics()["Topics"]
-            if t["TopicArn"].endswith(":drift-test-1")
-        ]
-        emulator.client("sns").set_topic_attributes(
-            TopicArn=topic, AttributeName="DisplayName", AttributeValue="changed by hand"
-        )
-        monkeypatch.setattr(drift, "terraform_for", lambda args: (workspace, terraform))
-        code = drift.main(["local", "--json"])  # "local": the emulator's known artifacts are named as such
-        found = json.loads(capsys.readouterr().out)
-        assert code == drift.DRIFT  # the command alerts, as a scheduled job needs
-        assert {d["address"]: d["changes"] for d in found["drift"]} == {
-            'aws_cloudwatch_log_group.ByName["www.users.example.com"]': [
-                {"path": "retention_in_days", "before": 7, "after": 30}
-            ],
-            "aws_sns_topic.Numbered[1]": [
-                {"path": "display_name", "before": "as configured", "after": "changed by hand"}
-            ],
-        }
-        assert found["not_set_by_the_stack"] == []  # and nothing else: the other instances are unchanged
-    finally:
-        terraform.destroy()
+    emulator.client("logs").put_retention_policy(logGroupName="/drift-test/www.users.example.com", retentionInDays=30)
+    (topic,) = [
+        t["TopicArn"] for t in emulator.client("sns").list_topics()["Topics"] if t["TopicArn"].endswith(":drift-test-1")
+    ]
+    emulator.client("sns").set_topic_attributes(
+        TopicArn=topic, AttributeName="DisplayName", AttributeValue="changed by hand"
+    )
+    monkeypatch.setattr(drift, "terraform_for", lambda args: (workspace, terraform))
+    code = drift.main(["local", "--json"])  # "local": the emulator's known artifacts are named as such
+    found = json.loads(capsys.readouterr().out)
+    assert code == drift.DRIFT  # the command alerts, as a scheduled job needs
+    assert {d["address"]: d["changes"] for d in found["drift"]} == {
+        'aws_cloudwatch_log_group.ByName["www.users.example.com"]': [
+            {"path": "retention_in_days", "before": 7, "after": 30}
+        ],
+        "aws_sns_topic.Numbered[1]": [{"path": "display_name", "before": "as configured", "after": "changed by hand"}],
+    }
+    assert found["not_set_by_the_stack"] == []  # and nothing else: the other instances are unchanged

@@ -321,8 +321,10 @@ def test_bad_waf_settings_name_the_field(field, value, allowed):
 # --- in the emulator ------------------------------------------------------------------------------------------
 
 
-def test_both_web_acls_apply_attach_and_log_in_the_emulator(emulator, tmp_path):
-    """The two firewalls and the API they protect (the logic tier alone), applied by Terraform into moto."""
+def test_both_web_acls_apply_attach_and_log_in_the_emulator(own_emulator, tmp_path):
+    """The two firewalls and the API they protect (the logic tier alone), applied by Terraform into an emulator of
+    the test's own, which goes with everything in it at the end (no destroy)."""
+    emulator = own_emulator
     app = App(outdir=str(tmp_path / "out"))
     stack = TerraformStack(app, "waf")
     LocalBackend(stack, path=str(tmp_path / "waf.tfstate"))  # never beside the project
@@ -379,7 +381,6 @@ def test_both_web_acls_apply_attach_and_log_in_the_emulator(emulator, tmp_path):
     assert logging["LoggingFilter"]["DefaultBehavior"] == "DROP"
     (keep,) = logging["LoggingFilter"]["Filters"]
     assert [c["ActionCondition"]["Action"] for c in keep["Conditions"]] == ["BLOCK", "COUNT", "EXCLUDED_AS_COUNT"]
-    terraform.destroy()
 
 
 def failed_calls(log: Path) -> str:

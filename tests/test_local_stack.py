@@ -267,12 +267,6 @@ def test_bucket_blocks_public_access_in_the_emulator(local_stack, emulated):
     assert all(block["PublicAccessBlockConfiguration"].values())
 
 
-def test_second_plan_shows_only_the_known_emulator_drift(whole_local_stack, tmp_path):
-    changes = whole_local_stack.deployment.terraform("plan").plan_changes(tmp_path / "second.tfplan")
-    assert [change.address for change in changes] == ["aws_cloudfront_distribution.StaticSite_distribution_FF41CC3F"]
-    assert set(changes[0].attributes) <= EMULATOR_DRIFT
-
-
 # --- what watch mode relies on -----------------------------------------------------------------------------
 
 
@@ -340,3 +334,12 @@ def test_missing_provider_says_how_to_get_it(tmp_path, monkeypatch):
             stack.start()
     finally:
         stack.stop()
+
+
+# --- the whole stack (last: the deferred apply goes on while the tests above run) -----------------------------
+
+
+def test_second_plan_shows_only_the_known_emulator_drift(whole_local_stack, tmp_path):
+    changes = whole_local_stack.deployment.terraform("plan").plan_changes(tmp_path / "second.tfplan")
+    assert [change.address for change in changes] == ["aws_cloudfront_distribution.StaticSite_distribution_FF41CC3F"]
+    assert set(changes[0].attributes) <= EMULATOR_DRIFT

@@ -62,7 +62,8 @@ def test_browser_calls_its_own_origin_with_no_preflight(same_origin_stack, brows
 
 
 def test_destroy_removes_everything(same_origin_stack):
-    same_origin_stack.wait_for_deferred()
+    """Destroy right after the tests above: it stops the deferred apply if that is still running (it usually is,
+    waiting on the bucket's lifecycle rules), then destroys everything the state holds."""
     outputs, emulated = same_origin_stack.outputs, same_origin_stack.emulator
     same_origin_stack.destroy()
     assert outputs.table_name not in emulated.client("dynamodb").list_tables()["TableNames"]
@@ -74,4 +75,8 @@ def test_destroy_removes_everything(same_origin_stack):
     assert f"{outputs.function_name}-role" not in roles
     prefix = f"/aws/lambda/{same_origin_stack.settings.name_prefix}"
     assert emulated.client("logs").describe_log_groups(logGroupNamePrefix=prefix)["logGroups"] == []
+    name_prefix = same_origin_stack.settings.name_prefix
+    assert emulated.client("cloudwatch").describe_alarms(AlarmNamePrefix=name_prefix)["MetricAlarms"] == []
+    topics = [t["TopicArn"] for t in emulated.client("sns").list_topics()["Topics"]]
+    assert not [arn for arn in topics if name_prefix in arn]
     assert json.loads(same_origin_stack.state_file.read_text())["resources"] == []

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from terraform_cli import Terraform, TerraformError, TerraformStopped
+from terraform_cli.runner import GRACE_SECONDS
 
 
 def configuration(directory: Path, sleep_seconds: int = 0, extra: dict | None = None) -> Path:
@@ -96,8 +97,13 @@ def test_a_missing_terraform_is_one_clear_error(tmp_path, cli_config, monkeypatc
         Terraform(tmp_path, cli_config).init()
 
 
+def test_an_interrupted_terraform_has_a_minute_to_save_its_state_before_it_is_killed(tmp_path, cli_config):
+    assert Terraform(tmp_path, cli_config).grace == GRACE_SECONDS == 60
+
+
 def test_a_plan_against_an_endpoint_that_never_answers_is_stopped_and_says_what_it_waited_on(local, tmp_path):
-    """The local stack planned against an 'AWS' that accepts connections and never answers."""
+    """The local stack planned against an 'AWS' that accepts connections and never answers. The provider's call
+    never returns, so the interrupted plan does not end by itself: it is killed after its (short) grace."""
     with socket.socket() as black_hole:
         black_hole.bind(("127.0.0.1", 0))
         black_hole.listen(64)
@@ -107,10 +113,13 @@ def test_a_plan_against_an_endpoint_that_never_answers_is_stopped_and_says_what_
         config["provider"]["aws"][0]["endpoints"] = [dict.fromkeys(config["provider"]["aws"][0]["endpoints"][0], url)]
         config["terraform"]["backend"] = {"local": {"path": str(tmp_path / "state.tfstate")}}
         workspace.write_config(config)
-        terraform = workspace.initialized(env={"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}, timeout=8)
+        env = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+        terraform = workspace.initialized(env=env, timeout=8, grace=2)
+        started = time.monotonic()
         with pytest.raises(
             TerraformStopped,
             match=r"terraform plan timed out \(8 s\) after \d+ s; it was waiting "
             r"on: no resource yet \(the provider's first calls to AWS",
         ):
             terraform.plan()
+    assert time.monotonic() - started < 8 + 30  # killed after its grace, not the default minute

@@ -121,13 +121,6 @@ def local_mode(tmp_path_factory):
         assert running.stop() == 0, "\n".join(running.lines)
 
 
-def test_the_site_is_served_before_the_deferred_resources_are_applied(local_mode):
-    site_line = local_mode.lines.index(local_mode.wait_for("^site: "))
-    deferred_line = local_mode.lines.index(local_mode.wait_for(r"^deferred .* s \(bucket lifecycle rules"))
-    assert site_line < deferred_line
-    assert get(local_mode.value("site"))[0] == 200
-
-
 def test_it_prints_where_the_emulator_and_the_outputs_are(local_mode):
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", local_mode.value("emulator"))
     outputs = StackOutputs.from_outputs_file(Path(local_mode.value("outputs")), "local")
@@ -162,37 +155,6 @@ def test_open_pages_reload_after_a_publish_and_the_script_is_never_published(loc
     published = local_mode.client("s3").get_object(Bucket=bucket, Key="index.html")["Body"].read()
     assert b"__local" not in published
     assert RELOAD_TAG.decode() in get(local_mode.value("site"))[1]
-
-
-def test_a_function_edit_runs_on_the_next_request_and_reaches_the_emulator(local_mode):
-    lambda_client = local_mode.client("lambda")
-    name = StackOutputs.from_outputs_file(Path(local_mode.value("outputs")), "local").function_name
-    before = lambda_client.get_function_configuration(FunctionName=name)["CodeSha256"]
-    mark = local_mode.mark()
-    local_mode.edit("functions/get_user/handler.py", "No user found with userId", "Nobody here with userId")
-    local_mode.wait_for(r"^functions: get_user/ deployed to three-tier-local-get-user", after=mark)
-    status, body = get(local_mode.value("api") + "?userId=nobody")
-    assert (status, json.loads(body)) == (404, {"error": "Nobody here with userId: nobody"})
-    after = lambda_client.get_function_configuration(FunctionName=name)["CodeSha256"]
-    package = function_package(local_mode.project, "get_user")
-    assert after != before
-    assert after == base64.b64encode(hashlib.sha256(package).digest()).decode()
-
-
-def test_an_infrastructure_edit_applies_only_what_changed(local_mode):
-    local_mode.wait_for(r"^deferred ")  # before that, an infrastructure edit waits for the deferred apply
-    mark = local_mode.mark()
-    local_mode.edit(
-        "contract/config.py",
-        '        50,\n        "Stage-wide burst limit',
-        '        40,\n        "Stage-wide burst limit',
-    )
-    line = local_mode.wait_for("^infra: ", after=mark)
-    assert "aws_api_gateway_method_settings." in line, line
-    assert not re.search(r"\d+ (create|delete|replace) \(", line), line
-    api_id = StackOutputs.from_outputs_file(Path(local_mode.value("outputs")), "local").api_id
-    stage = local_mode.client("apigateway").get_stage(restApiId=api_id, stageName="local")
-    assert stage["methodSettings"]["*/*"]["throttlingBurstLimit"] == 40
 
 
 def test_a_broken_edit_is_reported_and_the_stack_keeps_serving(local_mode):
@@ -232,3 +194,44 @@ def test_another_frontend_is_published_into_the_running_stack_with_the_hook(loca
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "my own frontend" in get(local_mode.value("site"))[1]
+
+
+def test_a_function_edit_runs_on_the_next_request_and_reaches_the_emulator(local_mode):
+    lambda_client = local_mode.client("lambda")
+    name = StackOutputs.from_outputs_file(Path(local_mode.value("outputs")), "local").function_name
+    before = lambda_client.get_function_configuration(FunctionName=name)["CodeSha256"]
+    mark = local_mode.mark()
+    local_mode.edit("functions/get_user/handler.py", "No user found with userId", "Nobody here with userId")
+    local_mode.wait_for(r"^functions: get_user/ deployed to three-tier-local-get-user", after=mark)
+    status, body = get(local_mode.value("api") + "?userId=nobody")
+    assert (status, json.loads(body)) == (404, {"error": "Nobody here with userId: nobody"})
+    after = lambda_client.get_function_configuration(FunctionName=name)["CodeSha256"]
+    package = function_package(local_mode.project, "get_user")
+    assert after != before
+    assert after == base64.b64encode(hashlib.sha256(package).digest()).decode()
+
+
+# --- once the deferred apply is done (the tests above run while it is still going) ---------------------------------
+
+
+def test_the_site_is_served_before_the_deferred_resources_are_applied(local_mode):
+    site_line = local_mode.lines.index(local_mode.wait_for("^site: "))
+    deferred_line = local_mode.lines.index(local_mode.wait_for(r"^deferred .* s \(bucket lifecycle rules"))
+    assert site_line < deferred_line
+    assert get(local_mode.value("site"))[0] == 200
+
+
+def test_an_infrastructure_edit_applies_only_what_changed(local_mode):
+    local_mode.wait_for(r"^deferred ")  # before that, an infrastructure edit waits for the deferred apply
+    mark = local_mode.mark()
+    local_mode.edit(
+        "contract/config.py",
+        '        50,\n        "Stage-wide burst limit',
+        '        40,\n        "Stage-wide burst limit',
+    )
+    line = local_mode.wait_for("^infra: ", after=mark)
+    assert "aws_api_gateway_method_settings." in line, line
+    assert not re.search(r"\d+ (create|delete|replace) \(", line), line
+    api_id = StackOutputs.from_outputs_file(Path(local_mode.value("outputs")), "local").api_id
+    stage = local_mode.client("apigateway").get_stage(restApiId=api_id, stageName="local")
+    assert stage["methodSettings"]["*/*"]["throttlingBurstLimit"] == 40
