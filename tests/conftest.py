@@ -6,6 +6,7 @@ import importlib.util
 import json
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -140,6 +141,22 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-quic",
 ]
+
+
+@dataclass(frozen=True)
+class SilentEndpoint:
+    """A socket on loopback that accepts connections and never answers, and its URL: an AWS that hangs."""
+
+    socket: socket.socket
+    url: str
+
+
+@pytest.fixture
+def silent_endpoint() -> Iterator[SilentEndpoint]:
+    with socket.socket() as black_hole:
+        black_hole.bind(("127.0.0.1", 0))
+        black_hole.listen(64)
+        yield SilentEndpoint(black_hole, f"http://127.0.0.1:{black_hole.getsockname()[1]}")
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ boto3 behind Terraform's back."""
 from __future__ import annotations
 
 import json
-import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -122,19 +121,18 @@ def test_no_running_local_stack_is_an_error(tmp_path, capsys):
     assert "no local stack is running" in capsys.readouterr().err
 
 
-def test_a_silent_endpoint_ends_a_drift_check_naming_it_before_terraform_starts(tmp_path, capsys, monkeypatch):
-    with socket.socket() as black_hole:
-        black_hole.bind(("127.0.0.1", 0))
-        black_hole.listen(64)  # accepts connections, never answers
-        endpoint = f"http://127.0.0.1:{black_hole.getsockname()[1]}"
-        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # botocore's own setting, honoured: one 10 s wait
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
-        monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-north-1")
-        started = time.monotonic()
-        code = drift.main(["prod", "--outdir", str(tmp_path / "out")])
-        took = time.monotonic() - started
+def test_a_silent_endpoint_ends_a_drift_check_naming_it_before_terraform_starts(
+    silent_endpoint, tmp_path, capsys, monkeypatch
+):
+    endpoint = silent_endpoint.url
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # botocore's own setting, honoured: one 10 s wait
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-north-1")
+    started = time.monotonic()
+    code = drift.main(["prod", "--outdir", str(tmp_path / "out")])
+    took = time.monotonic() - started
     err = capsys.readouterr().err
     print(f"a drift check against a silent endpoint gave up after {took:.1f} s")  # after capsys, so it shows
     assert code == drift.ERROR

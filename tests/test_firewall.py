@@ -127,6 +127,24 @@ def test_the_distribution_sends_the_api_the_secret_the_api_acl_requires(prod_all
     assert all("custom_header" not in o for o in site_origins)  # the bucket never sees it
 
 
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/add-origin-custom-headers.html (headers CloudFront
+# cannot add) and .../cloudfront-limits.html (a custom header's name at most 256 characters).
+# Terraform and moto accept any name; CloudFront refuses the distribution.
+HEADERS_CLOUDFRONT_CANNOT_ADD = {
+    "cache-control", "connection", "content-length", "cookie", "host", "if-match", "if-modified-since",
+    "if-none-match", "if-range", "if-unmodified-since", "max-forwards", "pragma", "proxy-authorization",
+    "proxy-connection", "range", "request-range", "te", "trailer", "transfer-encoding", "upgrade", "via",
+    "x-real-ip",
+}  # fmt: skip
+PREFIXES_CLOUDFRONT_CANNOT_ADD = ("x-amz-", "x-edge-", "x-forwarded-")
+
+
+def test_cloudfront_may_add_the_origin_header():
+    assert ORIGIN_HEADER not in HEADERS_CLOUDFRONT_CANNOT_ADD
+    assert not ORIGIN_HEADER.startswith(PREFIXES_CLOUDFRONT_CANNOT_ADD)
+    assert len(ORIGIN_HEADER) <= 256
+
+
 def test_the_origin_secret_is_made_once_by_terraform_and_marked_sensitive(prod_all):
     (logical, secret) = next(iter(prod_all.resources("terraform_data").items()))
     assert secret["input"] == "${sensitive(uuid())}"

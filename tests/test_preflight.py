@@ -4,7 +4,6 @@ emulator (reached through AWS_ENDPOINT_URL, as the hook is)."""
 from __future__ import annotations
 
 import json
-import socket
 import time
 import uuid
 from dataclasses import replace
@@ -88,19 +87,16 @@ def test_retries_set_in_the_environment_are_botocores_to_decide(monkeypatch):
 
 
 def test_a_silent_endpoint_fails_the_credentials_check_naming_it_and_checks_nothing_else_of_aws(
-    monkeypatch, cli_config
+    silent_endpoint, monkeypatch, cli_config
 ):
-    with socket.socket() as black_hole:
-        black_hole.bind(("127.0.0.1", 0))
-        black_hole.listen(64)  # accepts connections, never answers
-        endpoint = f"http://127.0.0.1:{black_hole.getsockname()[1]}"
-        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # botocore's own setting, honoured: one 10 s wait
-        for name, value in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}.items():
-            monkeypatch.setenv(name, value)
-        started = time.monotonic()
-        checks = checks_of(boto3.session.Session(region_name="eu-north-1"), cli_config)
-        took = time.monotonic() - started
+    endpoint = silent_endpoint.url
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # botocore's own setting, honoured: one 10 s wait
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    started = time.monotonic()
+    checks = checks_of(boto3.session.Session(region_name="eu-north-1"), cli_config)
+    took = time.monotonic() - started
     print(f"the preflight against a silent endpoint gave up after {took:.1f} s")
     assert checks["credentials"].ok is False
     assert f'Read timeout on endpoint URL: "{endpoint}/"' in checks["credentials"].detail

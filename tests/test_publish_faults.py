@@ -252,18 +252,15 @@ def accepted_connections(listening: socket.socket) -> int:
         count += 1
 
 
-def test_a_silent_endpoint_fails_the_publish_after_every_attempt_naming_it(site, monkeypatch, capsys):
+def test_a_silent_endpoint_fails_the_publish_after_every_attempt_naming_it(site, silent_endpoint, monkeypatch, capsys):
     """The hook's own retries (none set in the environment): each of the six attempts waits its read timeout on a
     socket that accepts connections and never answers (1 s here instead of the default 10 s), then it gives up."""
-    with socket.socket() as black_hole:
-        black_hole.bind(("127.0.0.1", 0))
-        black_hole.listen(64)  # accepts connections, never answers
-        endpoint = f"http://127.0.0.1:{black_hole.getsockname()[1]}"
-        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-        monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
-        monkeypatch.delenv("AWS_RETRY_MODE", raising=False)
-        code, _ = run(site, "--aws-timeout", "1")
-        attempts = accepted_connections(black_hole)
+    endpoint = silent_endpoint.url
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
+    monkeypatch.delenv("AWS_RETRY_MODE", raising=False)
+    code, _ = run(site, "--aws-timeout", "1")
+    attempts = accepted_connections(silent_endpoint.socket)
     assert code == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1

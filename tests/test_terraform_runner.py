@@ -4,7 +4,6 @@ line, and a run that is stopped cleanly, naming what it waited on. Uses only Ter
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from pathlib import Path
@@ -101,25 +100,24 @@ def test_an_interrupted_terraform_has_a_minute_to_save_its_state_before_it_is_ki
     assert Terraform(tmp_path, cli_config).grace == GRACE_SECONDS == 60
 
 
-def test_a_plan_against_an_endpoint_that_never_answers_is_stopped_and_says_what_it_waited_on(local, tmp_path):
+def test_a_plan_against_an_endpoint_that_never_answers_is_stopped_and_says_what_it_waited_on(
+    local, silent_endpoint, tmp_path
+):
     """The local stack planned against an 'AWS' that accepts connections and never answers. The provider's call
     never returns, so the interrupted plan does not end by itself: it is killed after its (short) grace."""
-    with socket.socket() as black_hole:
-        black_hole.bind(("127.0.0.1", 0))
-        black_hole.listen(64)
-        workspace = local.workspace.copied_to(tmp_path / "out")
-        config = workspace.config()
-        url = f"http://127.0.0.1:{black_hole.getsockname()[1]}"
-        config["provider"]["aws"][0]["endpoints"] = [dict.fromkeys(config["provider"]["aws"][0]["endpoints"][0], url)]
-        config["terraform"]["backend"] = {"local": {"path": str(tmp_path / "state.tfstate")}}
-        workspace.write_config(config)
-        env = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
-        terraform = workspace.initialized(env=env, timeout=8, grace=2)
-        started = time.monotonic()
-        with pytest.raises(
-            TerraformStopped,
-            match=r"terraform plan timed out \(8 s\) after \d+ s; it was waiting "
-            r"on: no resource yet \(the provider's first calls to AWS",
-        ):
-            terraform.plan()
+    workspace = local.workspace.copied_to(tmp_path / "out")
+    config = workspace.config()
+    url = silent_endpoint.url
+    config["provider"]["aws"][0]["endpoints"] = [dict.fromkeys(config["provider"]["aws"][0]["endpoints"][0], url)]
+    config["terraform"]["backend"] = {"local": {"path": str(tmp_path / "state.tfstate")}}
+    workspace.write_config(config)
+    env = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+    terraform = workspace.initialized(env=env, timeout=8, grace=2)
+    started = time.monotonic()
+    with pytest.raises(
+        TerraformStopped,
+        match=r"terraform plan timed out \(8 s\) after \d+ s; it was waiting "
+        r"on: no resource yet \(the provider's first calls to AWS",
+    ):
+        terraform.plan()
     assert time.monotonic() - started < 8 + 30  # killed after its grace, not the default minute
