@@ -10,11 +10,13 @@ One build and one local stack for the module; the stack's deferred apply is left
 from __future__ import annotations
 
 import http.client
+import re
 import urllib.parse
 
 import pytest
 from playwright.sync_api import expect
 
+from hooks.release import IMMUTABLE
 from tests.conftest import running_local_stack
 from tests.real_sites import PAGE_TIMEOUT_MS, build_mkdocs_site, recorded_page
 
@@ -106,7 +108,7 @@ def test_instant_navigation_follows_links_without_loading_a_document(docs_stack,
 def test_search_finds_a_page_through_its_worker(docs_stack, browser):
     with recorded_page(browser) as seen:
         seen.page.goto(url(docs_stack, "/"))
-        assert "Setup" in search(seen, "minute").inner_text()
+        assert "Setup" in search(seen, "minute").inner_text(), seen.console
         assert any("/assets/javascripts/workers/search." in a.url and a.status == 200 for a in seen.answers)
 
 
@@ -118,6 +120,16 @@ def test_a_missing_page_gets_the_sites_404_page_with_status_404(docs_stack, brow
         stylesheets = [a for a in seen.answers if a.resource_type == "stylesheet"]
         assert stylesheets
         assert all(a.status == 200 for a in stylesheets)  # styled as the other pages, though two folders down
+
+
+def test_materials_own_fingerprinted_names_are_published_as_built_and_cached_as_immutable(docs_stack):
+    built = docs_stack.options.web_dir
+    named = re.compile(r"\.[0-9a-f]{8}\.min\.(js|css)$")
+    hashed = sorted(p.relative_to(built).as_posix() for p in (built / "assets").rglob("*") if named.search(p.name))
+    assert len(hashed) == 4  # the bundle, the search worker and two stylesheets
+    for name in hashed:
+        answer = request(docs_stack, "/" + name)
+        assert (answer.status, answer.getheader("Cache-Control")) == (200, IMMUTABLE), name
 
 
 @pytest.mark.parametrize("path", ["/assets/javascripts/bundle.00000000.min.js", "/assets/stylesheets/gone.css"])
