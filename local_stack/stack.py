@@ -60,6 +60,8 @@ class LocalOptions:
     source: Path | None = None  # the site's folder; None: <project_dir>/web
     # Same-origin mode: the site origin also routes /users to the API, as CloudFront does with the option on.
     same_origin: bool = False
+    # Single-page-app mode (site.single_page_app): extensionless paths serve /index.html.
+    single_page_app: bool = False
     # Where the local stack's workspace is (synth output, state, outputs, logs), apart from the project's cdktf.out.
     work_dir: Path = LOCAL_WORK_DIR
     # Every resource name starts with `<project>-local`; None: the project's own name. Two stacks in one process
@@ -148,6 +150,7 @@ class LocalStack:
             site_origin=self.serving.site.origin,
             api_origin=self.serving.api.origin,
             same_origin=options.same_origin,
+            single_page_app=options.single_page_app,
             project=options.project,
         )
         self.deployment = deployment = LocalDeployment(
