@@ -27,6 +27,7 @@ from typing import IO, TypeVar
 from contract.config import LOCAL_API_PORT, LOCAL_HOST, LOCAL_SITE_PORT, EnvironmentSettings, local_environment
 from contract.functions import deployed_function_name
 from contract.outputs import StackOutputs
+from contract.routing import RoutingSettings
 from hooks.publish import publish_site
 from hooks.results import PublishOptions, PublishResult, Target
 from hooks.storage import SiteClients
@@ -247,7 +248,10 @@ class LocalStack:
 
     def _serve(self) -> None:
         self._running(self.serving).serve(
-            self._running(self.emulator), self._running(self.outputs), self.options.work_dir / "functions"
+            self._running(self.emulator),
+            self._running(self.outputs),
+            self.options.work_dir / "functions",
+            RoutingSettings.of(self.settings.site),  # what the CloudFront Function does on AWS
         )
 
     def _claim_work_dir(self) -> None:

@@ -57,7 +57,7 @@ def as_decision(answer: dict[str, Any], uri: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def node_decisions() -> dict[str, dict[str, str]]:
     """Every case's decision by the JavaScript, one Node run per settings."""
-    decisions = {}
+    decisions: dict[str, dict[str, str]] = {}
     for spa in (False, True):
         cases = [c for c in CASES if c.get("single_page_app", False) == spa]
         code = render_router(RoutingSettings(single_page_app=spa))
