@@ -12,6 +12,9 @@ XML, SVG) keeps its name, and so does what a kept stylesheet loads. A name a bun
 (`assets/index-CrXFY4L8.js`, `main.57a0d79d.min.css`) is kept too, and cached as immutable; the publish checks
 that such a name never comes back with other bytes (hooks/publish.py).
 
+A page written as `name.html` is also published as `name/index.html` where the site has no such page, so that
+`/name`, which the site's routing redirects to `/name/` (contract/routing.py), reaches it.
+
 Reading web/ is careful: a symbolic link that leaves the folder, or a name that could not be served safely, stops
 the release before anything is uploaded; dotfiles (`.env`, `.git/`) are left out unless asked for.
 """
