@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
+from contract.config import SiteSettings
 from contract.routing import RoutingSettings
 from local_stack.site import ApiRoute, ErrorPage, LocalSite, error_pages
 
@@ -137,3 +140,20 @@ def test_error_pages_are_read_from_the_distribution_config():
     }
     assert error_pages(config) == {404: ErrorPage("/404.html", 404)}
     assert error_pages({}) == {}
+
+
+def test_local_single_page_app_flag_reaches_the_synthesized_settings():
+    """`pipenv run local --single-page-app` is parsed, and the local environment's setting becomes the flag the synth
+    process (a process of its own) is given."""
+    from contract.config import local_environment
+    from local_stack import run
+    from local_stack.synth import synth_command
+
+    assert run.parse_args(["--single-page-app"]).single_page_app
+    assert not run.parse_args([]).single_page_app
+    settings = local_environment(
+        emulator_url="http://127.0.0.1:1", site_origin="http://127.0.0.1:2", single_page_app=True
+    )
+    assert settings.site.single_page_app
+    assert "--single-page-app" in synth_command(settings, Path("out"))
+    assert "--single-page-app" not in synth_command(replace(settings, site=SiteSettings()), Path("out"))
