@@ -236,6 +236,30 @@ class SiteSettings(Settings):
     wait_for_deployment: bool = setting(
         True, "Whether a deploy waits for the distribution to reach the edge (minutes on AWS).", IsBool()
     )
+    single_page_app: bool = setting(
+        False,
+        "A single-page app (React Router, Vue Router…): every path without a file extension serves `/index.html`, "
+        "so client-side routes work on first load and reload, while a missing `.js`, `.css` or image stays a 404 "
+        "that is not HTML. Off: `/guide/setup` redirects (301) to `/guide/setup/`, which serves its `index.html`.",
+        IsBool(),
+    )
+    not_found_page: str | None = setting(
+        "404.html",
+        "The site's page for a missing page, served with status 404 when the site has it (S3's own 404 otherwise). "
+        "Never in same-origin mode or single-page-app mode: CloudFront's error pages are distribution-wide, and "
+        "would replace the API's own 404 answers or a missing script's plain 404.",
+        Optional(
+            Matches(r"(?!.*\.\./)[A-Za-z0-9_-][A-Za-z0-9._/-]{0,250}\.html", "a page of the site such as 404.html"),
+            "S3's own 404",
+        ),
+    )
+    routing_function: bool = setting(
+        True,
+        "Run the routing CloudFront Function (directory URLs, single-page app) at every viewer request of the "
+        "site, never the API's path. Off only for an emulator without CloudFront Functions (moto): local mode's "
+        "site server applies the same routing itself.",
+        IsBool(),
+    )
     force_destroy_bucket: bool = setting(
         False, "Let Terraform delete a bucket that still holds objects: only where the bucket is disposable.", IsBool()
     )
@@ -588,6 +612,7 @@ def local_environment(
     site_origin: str,
     api_origin: str | None = None,
     same_origin: bool = False,
+    single_page_app: bool = False,
     project: str | None = None,
 ) -> EnvironmentSettings:
     """Local mode: the same stack with every endpoint at `emulator_url`, served by local servers at `site_origin`
@@ -604,7 +629,9 @@ def local_environment(
         site=SiteSettings(
             site_origin=site_origin,
             api_same_origin=same_origin,
+            single_page_app=single_page_app,
             security_headers="managed",  # the emulator has no response-headers-policy API
+            routing_function=False,  # the emulator has no CloudFront Functions API; the site server routes
             wait_for_deployment=False,
             force_destroy_bucket=True,
         ),

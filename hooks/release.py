@@ -12,6 +12,9 @@ XML, SVG) keeps its name, and so does what a kept stylesheet loads. A name a bun
 (`assets/index-CrXFY4L8.js`, `main.57a0d79d.min.css`) is kept too, and cached as immutable; the publish checks
 that such a name never comes back with other bytes (hooks/publish.py).
 
+A page written as `name.html` is also published as `name/index.html` where the site has no such page, so that
+`/name`, which the site's routing redirects to `/name/` (contract/routing.py), reaches it.
+
 Reading web/ is careful: a symbolic link that leaves the folder, or a name that could not be served safely, stops
 the release before anything is uploaded; dotfiles (`.env`, `.git/`) are left out unless asked for.
 """
@@ -40,6 +43,7 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 SHORT_LIVED = "public, max-age=300"
 PAGE_SUFFIXES = (".html", ".htm")
+NOT_FOUND_PAGE = "404.html"  # the convention's 404 page (site.not_found_page's default): never a directory
 # Files browsers and crawlers ask for by name: never renamed, whoever references them.
 WELL_KNOWN = frozenset(
     {
@@ -361,15 +365,57 @@ def build_release(source: Path, api_url: str, *, allow_dotfiles: bool = False) -
             documents.append(Asset(key, body, content_type(key), REVALIDATE))
         else:
             documents.append(Asset(key, files[key], content_type(key), SHORT_LIVED))
+    documents += _directory_copies(documents, files)
     return Release(
         assets=assets,
-        documents=tuple(documents),
+        documents=tuple(sorted(documents, key=lambda a: a.key)),
         api_url=api_url,
         source_name=source.name,
         pages=pages,
         stylesheets=stylesheets,
         left_out=tuple(left_out),
     )
+
+
+def directory_copy_key(key: str) -> str | None:
+    """Where a page written as `name.html` is published again so that `/name/` serves it (`name/index.html`), or
+    None for an index page and the site's 404 page, which are never asked for without their extension."""
+    folder, name = posixpath.split(key)
+    if not name.endswith(".html") or name == INDEX_DOCUMENT or key == NOT_FOUND_PAGE:
+        return None
+    return posixpath.join(folder, name.removesuffix(".html"), INDEX_DOCUMENT)
+
+
+def _directory_copies(documents: list[Asset], files: dict[str, bytes]) -> list[Asset]:
+    """Pages written as `name.html` (Next's static export, Eleventy), also as `name/index.html` where the site has
+    no such page, so that `/name`, redirected to `/name/` (contract/routing.py), reaches them. In the copy, one
+    folder deeper, relative references are made root-relative, so they still point where the page's do."""
+    copies = []
+    for page in documents:
+        copy_key = directory_copy_key(page.key)
+        if page.cache_control != REVALIDATE or copy_key is None or copy_key in files:
+            continue
+        source = page.body.decode("utf-8")
+        body = scan_page(source).rewrite(_root_relative(page.key)).encode()
+        copies.append(replace(page, key=copy_key, body=body))
+    return copies
+
+
+def _root_relative(document_key: str) -> Callable[[Reference], str | None]:
+    """For a reference in `document_key`: a relative URL made root-relative (its query and fragment kept), or None
+    for one that is absolute already, another site's, or only a fragment."""
+
+    def new_url(reference: Reference) -> str | None:
+        parts = urlsplit(reference.url.strip())
+        if parts.scheme or parts.netloc or not parts.path or parts.path.startswith("/"):
+            return None
+        path = posixpath.normpath(posixpath.join("/" + posixpath.dirname(document_key), unquote(parts.path)))
+        folder = parts.path.endswith("/") or parts.path.rsplit("/", 1)[-1] in (".", "..")
+        path += "/" if folder and path != "/" else ""
+        suffix = (f"?{parts.query}" if parts.query else "") + (f"#{parts.fragment}" if parts.fragment else "")
+        return quote(path, safe="/~!$&'()*+,;=:@") + suffix
+
+    return new_url
 
 
 def _renaming(document_key: str, renamed: dict[str, str]) -> Callable[[Reference | css.CssReference], str | None]:

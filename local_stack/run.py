@@ -42,6 +42,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="route /users through the site origin, as the same-origin option does on AWS",
     )
     parser.add_argument(
+        "--single-page-app",
+        action="store_true",
+        help="serve /index.html for every path without a file extension (site.single_page_app)",
+    )
+    parser.add_argument(
         "--destroy-on-exit",
         action="store_true",
         help="on Ctrl-C, run `terraform destroy` of the local stack before stopping the emulator",
@@ -110,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             api_port=args.api_port,
             emulator_port=args.emulator_port,
             same_origin=args.same_origin,
+            single_page_app=args.single_page_app,
             work_dir=args.work_dir,
             live_reload=not args.no_watch,
         ),

@@ -9,12 +9,13 @@ from pathlib import Path
 
 from contract.headers import SecurityHeaders
 from contract.outputs import StackOutputs
+from contract.routing import RoutingSettings
 from local_stack.deployment import LocalStackError
 from local_stack.emulator import Emulator
 from local_stack.functions import DeployedFunction
 from local_stack.gateway import LocalGateway, read_deployed_api
 from local_stack.servers import LocalServer, bind_server
-from local_stack.site import LocalSite, api_routes
+from local_stack.site import LocalSite, api_routes, error_pages
 
 
 @dataclass
@@ -41,8 +42,11 @@ class LocalServing:
             raise
         return cls(site, api, log, live_reload)
 
-    def serve(self, emulator: Emulator, outputs: StackOutputs, functions_dir: Path) -> None:
-        """Serve (or, once serving, swap in) a site and a gateway built from what is deployed now."""
+    def serve(
+        self, emulator: Emulator, outputs: StackOutputs, functions_dir: Path, routing: RoutingSettings | None = None
+    ) -> None:
+        """Serve (or, once serving, swap in) a site and a gateway built from what is deployed now. `routing`: the
+        settings of the routing the distribution's CloudFront Function does on AWS, which the emulator cannot run."""
         distribution = emulator.client("cloudfront").get_distribution_config(Id=outputs.distribution_id)[
             "DistributionConfig"
         ]
@@ -59,6 +63,8 @@ class LocalServing:
             api=self.gateway,
             # What the distribution's own policy adds on AWS; the emulator cannot store that policy.
             headers=SecurityHeaders(outputs.content_security_policy).http_headers(),
+            routing=routing,
+            errors=error_pages(distribution),
             live_reload=self.live_reload,
             release=self.release,
         )

@@ -27,6 +27,7 @@ from typing import IO, TypeVar
 from contract.config import LOCAL_API_PORT, LOCAL_HOST, LOCAL_SITE_PORT, EnvironmentSettings, local_environment
 from contract.functions import deployed_function_name
 from contract.outputs import StackOutputs
+from contract.routing import RoutingSettings
 from hooks.publish import publish_site
 from hooks.results import PublishOptions, PublishResult, Target
 from hooks.storage import SiteClients
@@ -60,6 +61,8 @@ class LocalOptions:
     source: Path | None = None  # the site's folder; None: <project_dir>/web
     # Same-origin mode: the site origin also routes /users to the API, as CloudFront does with the option on.
     same_origin: bool = False
+    # Single-page-app mode (site.single_page_app): extensionless paths serve /index.html.
+    single_page_app: bool = False
     # Where the local stack's workspace is (synth output, state, outputs, logs), apart from the project's cdktf.out.
     work_dir: Path = LOCAL_WORK_DIR
     # Every resource name starts with `<project>-local`; None: the project's own name. Two stacks in one process
@@ -148,6 +151,7 @@ class LocalStack:
             site_origin=self.serving.site.origin,
             api_origin=self.serving.api.origin,
             same_origin=options.same_origin,
+            single_page_app=options.single_page_app,
             project=options.project,
         )
         self.deployment = deployment = LocalDeployment(
@@ -244,7 +248,10 @@ class LocalStack:
 
     def _serve(self) -> None:
         self._running(self.serving).serve(
-            self._running(self.emulator), self._running(self.outputs), self.options.work_dir / "functions"
+            self._running(self.emulator),
+            self._running(self.outputs),
+            self.options.work_dir / "functions",
+            RoutingSettings.of(self.settings.site),  # what the CloudFront Function does on AWS
         )
 
     def _claim_work_dir(self) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 import watchfiles
 from botocore.exceptions import BotoCoreError, ClientError
 
+from contract.routing import ROUTER_SOURCE
 from hooks.release import SourceError
 from hooks.results import PublishError
 from local_stack.stack import LocalStack, LocalStackError
@@ -67,7 +68,9 @@ class WatchedFolders:
             elif any(path.is_relative_to(folder) for folder in self.infrastructure):
                 infrastructure = True
             elif path.is_relative_to(self.functions) and len(path.relative_to(self.functions).parts) > 1:
-                functions.add(path.relative_to(self.functions).parts[0])
+                folder = path.relative_to(self.functions).parts[0]
+                # CloudFront's routing function: local mode routes with contract/routing.py, nothing to deploy.
+                functions |= set() if folder == ROUTER_SOURCE.parent.name else {folder}
         return Edits(web, frozenset(functions), infrastructure)
 
 

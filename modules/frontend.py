@@ -10,7 +10,9 @@ from cdktf_cdktf_provider_aws.acm_certificate import AcmCertificate
 from cdktf_cdktf_provider_aws.acm_certificate_validation import AcmCertificateValidation
 from cdktf_cdktf_provider_aws.cloudfront_distribution import (
     CloudfrontDistribution,
+    CloudfrontDistributionCustomErrorResponse,
     CloudfrontDistributionDefaultCacheBehavior,
+    CloudfrontDistributionDefaultCacheBehaviorFunctionAssociation,
     CloudfrontDistributionOrderedCacheBehavior,
     CloudfrontDistributionOrigin,
     CloudfrontDistributionOriginCustomHeader,
@@ -19,6 +21,7 @@ from cdktf_cdktf_provider_aws.cloudfront_distribution import (
     CloudfrontDistributionRestrictionsGeoRestriction,
     CloudfrontDistributionViewerCertificate,
 )
+from cdktf_cdktf_provider_aws.cloudfront_function import CloudfrontFunction
 from cdktf_cdktf_provider_aws.cloudfront_origin_access_control import CloudfrontOriginAccessControl
 from cdktf_cdktf_provider_aws.cloudfront_response_headers_policy import (
     CloudfrontResponseHeadersPolicy,
@@ -55,6 +58,7 @@ from constructs import Construct
 
 from contract.config import MANAGED_SECURITY_HEADERS_POLICY_ID, DomainSettings, SiteSettings, site_bucket_prefix
 from contract.headers import SecurityHeaders, content_security_policy
+from contract.routing import ROUTER_RUNTIME, RoutingSettings, not_found_page, render_router
 from contract.site_files import INDEX_DOCUMENT, PRIVATE_PREFIX
 from modules.firewall import OriginHeader
 
@@ -67,6 +71,9 @@ ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY_ID = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 CUSTOM_DOMAIN_TLS_POLICY = "TLSv1.2_2021"
 ORIGIN_ID = "site-bucket"
 API_ORIGIN_ID = "api"
+# How long CloudFront caches the site's 404 page for a missing page: briefly, so a page published there shows up
+# within seconds without an invalidation (hooks/invalidation.py leaves never-live paths out on that basis).
+NOT_FOUND_CACHING_SECONDS = 10
 
 
 def bucket_policy(bucket_arn: str, distribution_arn: str) -> str:
@@ -304,13 +311,52 @@ class StaticSite(Construct):
                 cache_policy_id=CACHING_OPTIMIZED_POLICY_ID,
                 compress=True,
                 response_headers_policy_id=headers_policy_id,
+                function_association=self._routing(name_prefix, settings),
             ),
             ordered_cache_behavior=api_behaviors or None,
+            custom_error_response=self._not_found_response(settings),
             restrictions=CloudfrontDistributionRestrictions(
                 geo_restriction=CloudfrontDistributionRestrictionsGeoRestriction(restriction_type="none")
             ),
             viewer_certificate=certificate,
         )
+
+    def _routing(
+        self, name_prefix: str, settings: SiteSettings
+    ) -> list[CloudfrontDistributionDefaultCacheBehaviorFunctionAssociation] | None:
+        """The routing function (contract/routing.py) at every viewer request of the site's default behavior; the
+        API's behavior never runs it. None where it is turned off (an emulator without CloudFront Functions)."""
+        if not settings.routing_function:
+            return None
+        router = CloudfrontFunction(
+            self,
+            "router",
+            name=f"{name_prefix}-site-router",
+            runtime=ROUTER_RUNTIME,
+            comment="Directory URLs and single-page-app routes (functions/site_router)",
+            code=render_router(RoutingSettings.of(settings)),
+            publish=True,  # the distribution runs the LIVE stage, which only publishing updates
+        )
+        return [
+            CloudfrontDistributionDefaultCacheBehaviorFunctionAssociation(
+                event_type="viewer-request", function_arn=router.arn
+            )
+        ]
+
+    @staticmethod
+    def _not_found_response(settings: SiteSettings) -> list[CloudfrontDistributionCustomErrorResponse] | None:
+        """The site's 404 page for a missing object, where an error page can touch nothing but the bucket."""
+        page = not_found_page(settings)
+        if page is None:
+            return None
+        return [
+            CloudfrontDistributionCustomErrorResponse(
+                error_code=404,
+                response_code=404,
+                response_page_path=f"/{page}",
+                error_caching_min_ttl=NOT_FOUND_CACHING_SECONDS,
+            )
+        ]
 
     # --- a custom domain --------------------------------------------------------------------------------------
 

@@ -71,6 +71,11 @@ def environments(draw: st.DrawFn) -> tuple[str, Any]:
             site_origin=draw(st.sampled_from(ORIGINS)),
             api_same_origin=same_origin,
             noncurrent_version_days=draw(sometimes_wrong(st.integers(1, 3650), 0)),
+            single_page_app=draw(st.booleans()),
+            not_found_page=draw(
+                sometimes_wrong(st.sampled_from([None, "404.html", "errors/not-found.html"]), "/404.html", "../x.html")
+            ),
+            routing_function=draw(st.booleans()),
         )
         alarms = AlarmSettings(
             enabled=draw(st.booleans()),

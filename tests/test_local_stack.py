@@ -6,6 +6,7 @@ of its own (tests/test_same_origin_local.py).
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import os
@@ -13,6 +14,7 @@ import re
 import socket
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -154,6 +156,26 @@ def test_the_hooks_records_are_in_the_bucket_but_never_served(local_stack, emula
     records = [k for k in keys if k.startswith(".publish/releases/")]
     assert records
     assert {fetch(local_stack.site_url + record)[0] for record in records} == {403}
+
+
+def test_the_deployed_site_routes_directory_urls_and_answers_its_404_page(local_stack, emulated):
+    """The distribution's routing (its CloudFront Function on AWS) and its 404 page (read from the distribution
+    the emulator holds), served by the local site: a page put straight into the bucket, then removed again."""
+    s3, bucket = emulated.client("s3"), local_stack.outputs.bucket_name
+    pages = {"routing-check/index.html": b"<h1>directory page</h1>", "404.html": b"<h1>the site's 404</h1>"}
+    for key, body in pages.items():
+        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="text/html; charset=utf-8")
+    try:
+        assert fetch(local_stack.site_url + "routing-check/")[::2] == (200, pages["routing-check/index.html"])
+        site = urllib.parse.urlsplit(local_stack.site_url)
+        connection = http.client.HTTPConnection(site.hostname, site.port, timeout=10)
+        connection.request("GET", "/routing-check?from=test")
+        redirect = connection.getresponse()
+        assert (redirect.status, redirect.getheader("Location")) == (301, "/routing-check/?from=test")
+        connection.close()
+        assert fetch(local_stack.site_url + "routing-check/missing/")[::2] == (404, pages["404.html"])
+    finally:
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": key} for key in pages]})
 
 
 # --- the API origin -------------------------------------------------------------------------------------------

@@ -50,6 +50,14 @@ def test_an_edit_in_a_function_folder_updates_that_function():
     assert not edits.infrastructure
 
 
+def test_an_edit_of_the_cloudfront_routing_function_deploys_nothing_locally():
+    """Local mode routes with contract/routing.py; the JavaScript runs only on CloudFront."""
+    edits = FOLDERS.classify(["/p/functions/site_router/site_router.js"])
+    assert not edits.functions
+    assert not edits.web
+    assert not edits.infrastructure
+
+
 def test_an_edit_in_modules_is_an_infrastructure_change():
     edits = FOLDERS.classify(["/p/modules/api.py"])
     assert edits.infrastructure
