@@ -28,7 +28,7 @@ ROUTES = {"/": "Home", "/about": "About", "/users/1": "User 1"}
 def vite_stack(tmp_path_factory):
     dist = build_vite_app(tmp_path_factory.mktemp("vite") / "dist")
     work_dir = tmp_path_factory.mktemp("vite-stack")
-    with running_local_stack(work_dir, source=dist, project="vitesite") as stack:
+    with running_local_stack(work_dir, source=dist, single_page_app=True, project="vitesite") as stack:
         yield stack
 
 
