@@ -42,6 +42,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="route /users through the site origin, as the same-origin option does on AWS",
     )
     parser.add_argument(
+        "--source",
+        type=Path,
+        metavar="DIR",
+        help="the site's folder to publish and watch instead of the local environment's site.source_dir (web/)",
+    )
+    parser.add_argument(
         "--destroy-on-exit",
         action="store_true",
         help="on Ctrl-C, run `terraform destroy` of the local stack before stopping the emulator",
@@ -110,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             api_port=args.api_port,
             emulator_port=args.emulator_port,
             same_origin=args.same_origin,
+            source=args.source.resolve() if args.source else None,
             work_dir=args.work_dir,
             live_reload=not args.no_watch,
         ),
@@ -126,6 +133,12 @@ def main(argv: list[str] | None = None) -> int:
         signals.uninstall()
 
 
+def watched_site(stack: LocalStack) -> str:
+    """The site's folder as the watch line names it: relative to the project where it is inside it."""
+    folder, project = stack.options.web_dir.resolve(), stack.options.project_dir.resolve()
+    return f"{folder.relative_to(project)}/" if folder.is_relative_to(project) else f"{folder}/"
+
+
 def run_until_stopped(stack: LocalStack, args: argparse.Namespace) -> int:
     """Start, serve until `stack.stopping` is set, then stop (destroying first with --destroy-on-exit); the exit
     status."""
@@ -140,7 +153,7 @@ def run_until_stopped(stack: LocalStack, args: argparse.Namespace) -> int:
             say(f"outputs: {stack.outputs_file}")
             if not args.no_watch:
                 watcher.start()
-                say("watching web/, functions/, modules/ and contract/ (--no-watch turns it off)")
+                say(f"watching {watched_site(stack)}, functions/, modules/ and contract/ (--no-watch turns it off)")
             say("serving until Ctrl-C")
             stack.stopping.wait()
         except (LocalStackError, PortInUse) as exc:

@@ -1,6 +1,6 @@
 """Synthesize the local stack in a process of its own, from a project's current code:
 `python -m local_stack.synth OUTDIR --emulator-url URL --site-origin ORIGIN --api-origin ORIGIN [--same-origin]
-[--project NAME]`.
+[--project NAME] [--source-dir DIR]`.
 
 Local mode runs this at start and, in watch mode, after an edit to modules/ or contract/: a fresh process imports
 the edited code (a running one would keep the old), and a broken edit fails here, printing Python's own error,
@@ -28,6 +28,7 @@ def synth_command(settings: EnvironmentSettings, outdir: Path, project: str | No
     command = [sys.executable, "-m", "local_stack.synth", str(outdir), "--emulator-url", emulator.url]
     command += ["--site-origin", settings.site.site_origin or "", "--api-origin", emulator.api_origin or ""]
     command += ["--project", project] if project else []
+    command += ["--source-dir", settings.site.source_dir]
     return command + (["--same-origin"] if settings.site.api_same_origin else [])
 
 
@@ -69,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-origin", default="")
     parser.add_argument("--same-origin", action="store_true")
     parser.add_argument("--project", default=None)
+    parser.add_argument("--source-dir", default=None)
     args = parser.parse_args(argv)
     settings = local_environment(
         emulator_url=args.emulator_url,
@@ -76,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         api_origin=args.api_origin or None,
         same_origin=args.same_origin,
         project=args.project,
+        source_dir=args.source_dir,
     )
     synth([settings], args.outdir)
     return 0
