@@ -94,7 +94,7 @@ class _Pages(http.server.BaseHTTPRequestHandler):
     page = b""
     policy = ""
 
-    def do_GET(self) -> None:  # noqa: N802 - the standard library's name
+    def do_GET(self) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Security-Policy", self.policy)
