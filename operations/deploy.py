@@ -18,7 +18,7 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from contract.config import ConfigError, SiteSettings, load_environment
+from contract.config import ConfigError, EnvironmentSettings, SiteSettings, load_environment
 from contract.outputs import OutputsError, StackOutputs
 from hooks.publish import publish_site
 from hooks.results import PublishError, PublishOptions, Target
@@ -48,9 +48,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def deploy(stack: str, outdir: Path, timeout: float) -> StackOutputs:
-    """Synthesize, init and apply `stack`; return its outputs, also written to <outdir>/<stack>.outputs.json."""
-    workspace = StackWorkspace(stack, outdir).synthesize()
+def deploy(settings: EnvironmentSettings, outdir: Path, timeout: float) -> StackOutputs:
+    """Synthesize, init and apply the stack of `settings`; return its outputs, also written to
+    <outdir>/<stack>.outputs.json."""
+    stack = settings.name
+    workspace = StackWorkspace(stack, outdir).synthesize(settings)
     terraform = workspace.initialized(on_message=print_message, timeout=timeout)
     outputs = StackOutputs.from_terraform(terraform.apply(), "terraform apply")
     outputs.to_outputs_file(workspace.outputs_file, stack)
@@ -76,7 +78,8 @@ def build(settings: SiteSettings) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        site = load_environment(args.stack).site
+        settings = load_environment(args.stack)
+        site = settings.site
         if not args.skip_preflight and not preflight(args.stack, args.outdir):
             print("deploy: error: a preflight check failed (see its fix above); nothing was deployed", file=sys.stderr)
             return 1
@@ -88,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"deploy: error: {exc}\ndeploy: nothing was synthesized, deployed or published", file=sys.stderr)
         return 1
     try:
-        outputs = deploy(args.stack, args.outdir, args.timeout)
+        outputs = deploy(settings, args.outdir, args.timeout)
     except (ConfigError, TerraformError, OutputsError) as exc:
         print(f"deploy: error: {exc}; nothing was published", file=sys.stderr)
         return 1
