@@ -1,4 +1,6 @@
-"""Publish web/ to a deployed stack: `python -m hooks.post_apply --outputs-file outputs.json --stack prod`.
+"""Publish the site to a deployed stack: `python -m hooks.post_apply --outputs-file outputs.json --stack prod`.
+
+The site is `--source DIR`, else the `site.source_dir` of the stack --stack names, else web/.
 
 Reads the stack outputs that `cdktf deploy <stack> --outputs-file FILE` writes (or takes --bucket,
 --distribution-id and --api-url), checks the pages against the site's content security policy, renders the
