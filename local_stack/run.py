@@ -1,10 +1,10 @@
 """`pipenv run local`: the whole stack on this machine, without an AWS account.
 
 Starts the AWS emulator (moto), synthesizes the `local` stack and applies it with the real Terraform CLI and AWS
-provider (every endpoint at the emulator), publishes web/ with the post-apply hook, and serves the site and the
-API on two 127.0.0.1 ports (so the browser makes real cross-origin calls) until Ctrl-C, SIGTERM or SIGHUP.
-Meanwhile it watches web/, functions/, modules/ and contract/ and brings the running stack up to date with each
-edit.
+provider (every endpoint at the emulator), publishes the site (web/, or --source DIR) with the post-apply hook,
+and serves the site and the API on two 127.0.0.1 ports (so the browser makes real cross-origin calls) until
+Ctrl-C, SIGTERM or SIGHUP. Meanwhile it watches the site's folder, functions/, modules/ and contract/ and brings
+the running stack up to date with each edit.
 """
 
 from __future__ import annotations
