@@ -187,4 +187,6 @@ def test_an_edit_of_inline_code_applies_the_new_policy_before_publishing(local_s
     line = local.wait_for("^infra: (?!waiting for the deferred)", after=mark)
     # (The emulator drops the distribution's OAC id, so an apply also updates the distribution: not ours.)
     assert re.search(r"; republished \(1 file\(s\)\) \(\d+\.\d s\)$", line), line
+    # Then the edit's own publish finds the site published already: the watcher is done with this edit.
+    assert local.wait_for("^web: (?!the pages)", after=mark).startswith("web: no change to publish")
     assert inline_marker(browser, local.value("site")) == ("two", [])
