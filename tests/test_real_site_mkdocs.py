@@ -142,6 +142,14 @@ def test_a_missing_asset_answers_404_with_the_sites_404_page(docs_stack, path):
     assert b"404 - Not found" in answer.read()
 
 
+def test_the_pages_are_served_under_a_policy_that_allows_their_inline_scripts_by_hash_only(docs_stack):
+    """What makes the console check below mean something: the policy is there, strict, with hashes."""
+    policy = request(docs_stack, "/guide/setup/").getheader("Content-Security-Policy") or ""
+    assert "'sha256-" in policy
+    assert "'unsafe-inline'" not in policy
+    assert "'unsafe-eval'" not in policy
+
+
 def test_the_console_shows_no_csp_violation_and_no_failed_load_on_any_page(docs_stack, browser):
     with recorded_page(browser) as seen:
         for path in PAGES:
