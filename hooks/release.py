@@ -79,6 +79,9 @@ _SOURCE_MAP = re.compile(r"sourceMappingURL=([^\s\"'*]+)")
 # among them (Vite's index-CrXFY4L8.js, webpack's main.57a0d79d.min.css, Next's 4bd1b696-67e30520d621c4dd.js), so
 # that a version (jquery-3.6.0.min.js) or a date (report-20240101.pdf) is not taken for one.
 _BUNDLER_HASH = re.compile(r"[.-](?=[A-Za-z0-9_]*\d)(?=[A-Za-z0-9_]*[A-Za-z])[A-Za-z0-9_]{8,}(?=\.)")
+# Vite's own form, `assets/[name]-[hash].[ext]`: 8 characters of base64url, which may hold no digit
+# (hero-CLDdwZDr.png) or a "-" (index-Boqb-Z2u.css); both cases of letters tell it from a word (logo-original.png).
+_VITE_HASH = re.compile(r"(?:^|/)assets/(?:[^/]+/)*[^/]+-(?=[\w-]*[A-Z])(?=[\w-]*[a-z])[\w-]{8}\.[^/]+$", re.ASCII)
 
 
 class SourceError(ValueError):
@@ -223,7 +226,7 @@ def fingerprinted_key(key: str, body: bytes) -> str:
 
 def is_bundler_fingerprinted(key: str) -> bool:
     """Whether the file's name already carries a content hash a bundler put there."""
-    return bool(_BUNDLER_HASH.search(posixpath.basename(key)))
+    return bool(_BUNDLER_HASH.search(posixpath.basename(key)) or _VITE_HASH.search(key))
 
 
 def is_well_known(key: str) -> bool:
