@@ -8,15 +8,18 @@ from pathlib import Path
 from cdktf import App
 
 from contract.config import EnvironmentSettings, selected_environments
+from hooks.release import site_code_hashes
 from modules.stack import UserAppStack
+from terraform_cli import PROJECT_DIR
 from terraform_cli.workspace import StackWorkspace
 
 
 def build_app(environments: Iterable[EnvironmentSettings], outdir: str | None = None) -> App:
-    """An app with one stack per environment; `outdir` defaults to what the cdktf CLI asks for (cdktf.out)."""
+    """An app with one stack per environment; `outdir` defaults to what the cdktf CLI asks for (cdktf.out). Each
+    stack's CSP lists the hashes of the inline code in its site's pages, read here as the hook reads them."""
     app = App(outdir=outdir) if outdir else App()
     for settings in environments:
-        UserAppStack(app, settings)
+        UserAppStack(app, settings, site_code=site_code_hashes(settings.site, PROJECT_DIR))
     return app
 
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
+from contract.config import ConfigError, SiteSettings
 from contract.headers import InlineHashes
 from contract.site_files import INDEX_DOCUMENT, PRIVATE_PREFIX
 from hooks import css
@@ -433,6 +434,25 @@ def site_inline_hashes(source: Path) -> InlineHashes:
     return inline_hashes(
         scan_page(_page_text(key, body, source)) for key, body in sorted(files.items()) if key.endswith(PAGE_SUFFIXES)
     )
+
+
+def site_code_hashes(site: SiteSettings, project_dir: Path) -> InlineHashes:
+    """The hashes of the inline code in the pages of `site.source_dir` (relative to `project_dir`), which the
+    stack's content security policy lists. Raises ConfigError naming the setting when the folder cannot be read:
+    the policy is made at synth, so the site must be built by then."""
+    try:
+        return site_inline_hashes(site.source_folder(project_dir))
+    except (FileNotFoundError, SourceError) as exc:
+        build = (
+            f"site.build_command ({site.build_command!r}) builds it"
+            if site.build_command
+            else "set site.build_command to the command that builds it"
+        )
+        raise ConfigError(
+            f"site.source_dir: {site.source_dir!r} cannot be read ({exc}); the content security policy lists the "
+            f"hashes of its pages' inline code, so it must exist at synth: build the site first ({build}; "
+            "`pipenv run deploy` runs it before synth), or point site.source_dir at the built folder"
+        ) from exc
 
 
 def _renaming(document_key: str, renamed: dict[str, str]) -> Callable[[Reference | css.CssReference], str | None]:

@@ -21,7 +21,7 @@ from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTag
 from constructs import Construct
 
 from contract.config import CLOUDFRONT_REGION, EmulatorSettings, EnvironmentSettings
-from contract.headers import execute_api_origin
+from contract.headers import InlineHashes, execute_api_origin
 from contract.outputs import StackOutputs
 from modules.alarms import ErrorAlarms
 from modules.api import UserApi
@@ -77,9 +77,11 @@ class LateBound:
 
 
 class UserAppStack(TerraformStack):
-    """The whole app for one environment; the stack is named after it (`cdktf deploy prod`)."""
+    """The whole app for one environment; the stack is named after it (`cdktf deploy prod`). `site_code` holds the
+    hashes of the inline code in the site's pages, which its content security policy lists (read from
+    `site.source_dir` by the app: constructs read no files)."""
 
-    def __init__(self, scope: Construct, settings: EnvironmentSettings) -> None:
+    def __init__(self, scope: Construct, settings: EnvironmentSettings, *, site_code: InlineHashes) -> None:
         super().__init__(scope, settings.name)
         extra = local_provider_options(settings.emulator) if settings.emulator else {}
         tags = [
@@ -133,6 +135,7 @@ class UserAppStack(TerraformStack):
                 counted_origin=(settings.emulator.api_origin if settings.emulator else None)
                 or execute_api_origin(settings.region),
             ),
+            inline_code=site_code,
             site_origin=settings.site_origin,
             domain=CustomDomain(settings.domain, us_east_1) if us_east_1 and settings.domain else None,
             web_acl_arn=site_web_acl,

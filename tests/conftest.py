@@ -17,6 +17,10 @@ from typing import Any
 
 import pytest
 
+# Synthesis installs the lean provider import when `modules` is imported. A test file that imports a provider class
+# itself (test_tiers_alone, test_firewall) would otherwise load the whole provider package first, and every later
+# test in that worker would see it (test_provider_imports fails whenever such a file ran before it on its worker).
+import modules  # noqa: F401
 from terraform_cli import StackWorkspace
 from tests.aws_resources import users_table
 

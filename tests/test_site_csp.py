@@ -254,10 +254,10 @@ def test_the_cap_is_counted_with_the_api_origin_as_long_as_it_will_be(tmp_path):
     room = MAX_CSP_LENGTH - base - len(" https://.io")  # what one more img-src origin may take
     fits = SiteSettings(source_dir=str(source), csp_sources={"img-src": (f"https://{'a' * room}.io",)})
     assert len(content_security_policy(origin, site_inline_hashes(source), fits.csp_sources)) == MAX_CSP_LENGTH
-    site_content_security_policy(fits, api)
+    site_content_security_policy(fits, api, site_inline_hashes(source))
     over = replace(fits, csp_sources={"img-src": (f"https://{'a' * (room + 1)}.io",)})
     with pytest.raises(ConfigError, match=f"would be {MAX_CSP_LENGTH + 1} characters"):
-        site_content_security_policy(over, api)
+        site_content_security_policy(over, api, site_inline_hashes(source))
 
 
 def test_a_missing_site_folder_fails_synth_naming_the_setting_and_the_build(tmp_path):

@@ -13,6 +13,7 @@ from cdktf_cdktf_provider_aws.provider import AwsProvider
 from constructs import Construct
 
 from contract.config import AlarmSettings, ApiSettings, DataSettings, FunctionSettings, SiteSettings
+from contract.headers import NO_INLINE_CODE
 from modules.alarms import ErrorAlarms
 from modules.api import UserApi
 from modules.data import UserTable
@@ -85,7 +86,9 @@ def test_the_logic_tier_alone_takes_the_table_and_the_origin_as_values():
 
 def test_the_presentation_tier_alone_takes_the_api_as_values():
     config = synth_alone(
-        lambda scope: StaticSite(scope, "StaticSite", name_prefix="t", settings=SiteSettings(), api=API)
+        lambda scope: StaticSite(
+            scope, "StaticSite", name_prefix="t", settings=SiteSettings(), api=API, inline_code=NO_INLINE_CODE
+        )
     )
     assert "aws_lambda_function" not in resource_types(config)
     (policy,) = config["resource"]["aws_cloudfront_response_headers_policy"].values()
@@ -96,7 +99,12 @@ def test_the_presentation_tier_alone_takes_the_api_as_values():
 def test_the_presentation_tier_alone_routes_the_api_path_in_same_origin_mode():
     config = synth_alone(
         lambda scope: StaticSite(
-            scope, "StaticSite", name_prefix="t", settings=SiteSettings(api_same_origin=True), api=API
+            scope,
+            "StaticSite",
+            name_prefix="t",
+            settings=SiteSettings(api_same_origin=True),
+            api=API,
+            inline_code=NO_INLINE_CODE,
         )
     )
     (distribution,) = config["resource"]["aws_cloudfront_distribution"].values()
