@@ -161,12 +161,13 @@ def emulator_contents(emulator) -> dict[str, set[str]]:
 def test_a_preview_applied_published_and_destroyed_leaves_nothing_behind(emulator, cli_config, tmp_path):
     before = emulator_contents(emulator)
     preview = load_environment("preview-emu", {})
-    # Prod's design in the emulator: its endpoints, and AWS's managed headers policy (moto cannot create one).
+    # Prod's design in the emulator: its endpoints, AWS's managed headers policy and no routing function (moto has
+    # neither a response-headers-policy nor a CloudFront Functions API).
     settings = replace(
         preview,
         region=emulator.region,
         emulator=EmulatorSettings(url=emulator.url),
-        site=replace(preview.site, security_headers="managed"),
+        site=replace(preview.site, security_headers="managed", routing_function=False),
     )
     (stack,) = synthesize([settings], tmp_path / "cdktf.out").values()
     terraform = Terraform(stack.directory, cli_config, env=emulator.environment(), timeout=600)
