@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,14 +34,16 @@ from hooks.results import CspViolations, Invalidation, PublishError, PublishOpti
 from hooks.storage import (
     SiteClients,
     StorageError,
-    bucket_etags,
+    StoredObject,
+    bucket_objects,
     default_root_object,
     default_session,
     delete,
     distribution_config,
     invalidation_paths,
-    object_metadata,
     object_texts,
+    objects_metadata,
+    published,
     upload,
     wait_for_invalidation,
 )
@@ -142,26 +145,48 @@ def live_references(s3: S3Client, bucket: str, keys: Iterable[str]) -> set[str]:
     return referenced
 
 
-def _metadata_changed(s3: S3Client, bucket: str, asset: Asset, live: ReleaseRecord | None) -> bool:
-    """Whether an object whose bytes match has another Content-Type or Cache-Control than `asset` wants.
+def _metadata_unknown(
+    asset: Asset, live: ReleaseRecord | None, stored: StoredObject, recorded_at: datetime | None
+) -> bool:
+    """Whether only S3 can say the Content-Type and Cache-Control of an object whose bytes match `asset`.
 
-    Fingerprinted assets (many, never changed after upload) are compared with the live release's record; pages
-    and fixed-name files (few, and what a hand-made change would touch) with what S3 says."""
+    The live release's record says them for what it made live, as long as nothing rewrote the object since the
+    record was written: fingerprinted assets are never changed after upload; any other object is taken from the
+    record only if S3 last modified it before the record (S3's own clock, to the second: an object changed in
+    the record's second is asked about). So a hand-made change is still seen, and a republish of a large site
+    asks S3 about nothing but what changed."""
     known = live.objects.get(asset.key) if live else None
-    if asset.fingerprinted and known is not None and known.md5 == asset.md5:
-        return (known.content_type, known.cache_control) != (asset.content_type, asset.cache_control)
-    return object_metadata(s3, bucket, asset.key) != (asset.content_type, asset.cache_control)
+    if known is None or known.md5 != asset.md5:
+        return True
+    return not asset.fingerprinted and (recorded_at is None or stored.last_modified >= recorded_at)
+
+
+def _metadata_changed(
+    asset: Asset, live: ReleaseRecord | None, metadata: dict[str, tuple[str | None, str | None]]
+) -> bool:
+    """Whether an object whose bytes match has another Content-Type or Cache-Control than `asset` wants: from
+    what S3 said (`metadata`, for the objects `_metadata_unknown` names), or else from the live release's record."""
+    wanted = (asset.content_type, asset.cache_control)
+    if asset.key in metadata:
+        return metadata[asset.key] != wanted
+    known = live.objects[asset.key] if live else None
+    return known is None or (known.content_type, known.cache_control) != wanted
 
 
 def plan_publish(release: Release, target: Target, options: PublishOptions, clients: SiteClients) -> Plan:
     s3 = clients.s3
-    etags = bucket_etags(s3, target.bucket)
+    listing = bucket_objects(s3, target.bucket)
+    etags = published(listing)
     recent = records.recent_releases(s3, target.bucket, max(options.keep_releases, 1))
     live = recent[0] if recent else None
-    published = {key: o.md5 for record in reversed(recent) for key, o in record.objects.items()} | etags
-    release, warnings = without_reused_names(release, published)
+    published_md5 = {key: o.md5 for record in reversed(recent) for key, o in record.objects.items()} | etags
+    release, warnings = without_reused_names(release, published_md5)
     everything = release.assets + release.documents
-    uploads = tuple(a for a in everything if etags.get(a.key) != a.md5 or _metadata_changed(s3, target.bucket, a, live))
+    same_bytes = [a for a in everything if etags.get(a.key) == a.md5]
+    recorded_at = listing[live.key].last_modified if live and live.key in listing else None
+    ask = [a.key for a in same_bytes if _metadata_unknown(a, live, listing[a.key], recorded_at)]
+    metadata = objects_metadata(s3, target.bucket, ask)
+    uploads = tuple(a for a in everything if etags.get(a.key) != a.md5 or _metadata_changed(a, live, metadata))
     invalidation = _invalidation(release, uploads, set(etags), recent, target, options, clients)
     deletions: tuple[str, ...] = ()
     if options.prune:

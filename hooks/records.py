@@ -17,6 +17,7 @@ import socket
 import subprocess
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 LOCK_KEY = f"{PRIVATE_PREFIX}lock"
 RELEASES_PREFIX = f"{PRIVATE_PREFIX}releases/"
 PENDING_KEY = f"{PRIVATE_PREFIX}pending-invalidation.json"
+SUMMARY_METADATA = "summary"  # x-amz-meta-summary on a release record
+SUMMARY_READERS = 8
 
 
 class LockHeld(RuntimeError):
@@ -155,6 +158,11 @@ class ReleaseRecord:
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), indent=1, sort_keys=True).encode()
 
+    def summary(self) -> dict[str, Any]:
+        """Everything but the objects, and how many there are: what `--releases` shows."""
+        fields = {name: value for name, value in asdict(self).items() if name != "objects"}
+        return fields | {"objects": len(self.objects)}
+
     @classmethod
     def from_json(cls, body: bytes) -> ReleaseRecord:
         data: dict[str, Any] = json.loads(body)
@@ -210,9 +218,34 @@ def recent_releases(s3: S3Client, bucket: str, count: int) -> list[ReleaseRecord
 
 
 def write_release(s3: S3Client, bucket: str, record: ReleaseRecord) -> None:
+    """Store the record, with its summary in the object's metadata too: listing the releases then reads a few
+    hundred bytes per release, however many objects each has."""
     s3.put_object(
-        Bucket=bucket, Key=record.key, Body=record.to_json(), ContentType="application/json", CacheControl="no-store"
+        Bucket=bucket,
+        Key=record.key,
+        Body=record.to_json(),
+        ContentType="application/json",
+        CacheControl="no-store",
+        Metadata={SUMMARY_METADATA: json.dumps(record.summary(), separators=(",", ":"), sort_keys=True)},
     )
+
+
+def release_summary(s3: S3Client, bucket: str, release_id: str) -> dict[str, Any]:
+    """One release's `ReleaseRecord.summary()`: from its metadata (one HEAD), or from the record itself when it
+    was written without (by an older hook)."""
+    key = f"{RELEASES_PREFIX}{release_id}.json"
+    stored = s3.head_object(Bucket=bucket, Key=key).get("Metadata", {}).get(SUMMARY_METADATA)
+    if stored is not None:
+        summary: dict[str, Any] = json.loads(stored)
+        return summary
+    return read_release(s3, bucket, release_id).summary()
+
+
+def release_summaries(s3: S3Client, bucket: str) -> list[dict[str, Any]]:
+    """Every recorded release's summary, newest first, read in parallel."""
+    ids = release_ids(s3, bucket)
+    with ThreadPoolExecutor(max_workers=SUMMARY_READERS) as pool:
+        return list(pool.map(lambda release_id: release_summary(s3, bucket, release_id), ids))
 
 
 # --- invalidations not made yet ---------------------------------------------------------------------------------
