@@ -15,10 +15,12 @@ Planning (`plan_publish`) and carrying the plan out (`execute`) are built on the
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent import futures
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hooks import records
 from hooks.invalidation import (
@@ -89,7 +91,42 @@ def publish_site(
     publish lock, uploads what changed (assets first, pages last), records the release, optionally prunes, and
     invalidates exactly the changed paths. Raises `PublishError` (or botocore's errors) with the live site left as
     it was whenever no page was replaced. `clients` defaults to the standard AWS credential chain.
+
+    While the release is built, another thread takes the lock and reads the bucket (`BucketState`): S3 answers
+    while this process works. A source that cannot be published is reported first, as if nothing else ran.
     """
+    clients = clients or SiteClients.from_session(default_session(), options.aws_timeout)
+    if options.dry_run:
+        release, warnings = _checked_release(source, target, options)
+        return _dry_run(plan_publish(release, target, options, clients), release, warnings)
+    lock = PublishLock(clients.s3, target.bucket, ttl_seconds=options.lock_ttl, wait_seconds=options.lock_wait)
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        state = reader.submit(_locked_state, lock, target, options, clients)
+        try:
+            release, warnings = _checked_release(source, target, options)
+            plan = plan_publish(release, target, options, clients, state.result())
+            result = execute(plan, target, options, clients, git=records.git_commit(source))
+        except (records.LockHeld, StorageError) as exc:
+            raise PublishError(str(exc)) from exc
+        finally:
+            lock.cancelled.set()  # stop waiting for the lock, if it was still waited for
+            futures.wait([state])
+            if lock.held:
+                lock.release()
+    return PublishResult(
+        result.uploaded,
+        result.unchanged,
+        result.deleted,
+        result.invalidation,
+        release_id=result.release_id,
+        csp_findings=warnings,
+        left_out=release.left_out,
+        warnings=plan.warnings,
+    )
+
+
+def _checked_release(source: Path, target: Target, options: PublishOptions) -> tuple[Release, tuple[str, ...]]:
+    """The release, and what the site's CSP blocks in it (published anyway on request); raises CspViolations."""
     release = build_release(source, target.page_api_url, allow_dotfiles=options.allow_dotfiles)
     findings = (
         release.csp_findings(target.content_security_policy, target.site_origin)
@@ -98,36 +135,20 @@ def publish_site(
     )
     if findings and not options.allow_csp_violations:
         raise CspViolations(findings)
-    clients = clients or SiteClients.from_session(default_session(), options.aws_timeout)
-    warnings = tuple(str(f) for f in findings)
-    if options.dry_run:
-        plan = plan_publish(release, target, options, clients)
-        invalidation = Invalidation(None, plan.invalidation_paths, plan.invalidation.why) if plan.invalidation else None
-        details = [f"upload   {a.key}  ({a.content_type}; {a.cache_control})" for a in plan.uploads]
-        details += [f"delete   {key}" for key in plan.deletions]
-        return PublishResult(
-            tuple(sorted(a.key for a in plan.uploads)),
-            plan.unchanged,
-            plan.deletions,
-            invalidation,
-            dry_run=True,
-            details=tuple(details),
-            csp_findings=warnings,
-            left_out=release.left_out,
-            warnings=plan.warnings,
-        )
-    try:
-        with PublishLock(clients.s3, target.bucket, ttl_seconds=options.lock_ttl, wait_seconds=options.lock_wait):
-            plan = plan_publish(release, target, options, clients)
-            result = execute(plan, target, options, clients, git=records.git_commit(source))
-    except (records.LockHeld, StorageError) as exc:
-        raise PublishError(str(exc)) from exc
+    return release, tuple(str(f) for f in findings)
+
+
+def _dry_run(plan: Plan, release: Release, warnings: tuple[str, ...]) -> PublishResult:
+    invalidation = Invalidation(None, plan.invalidation_paths, plan.invalidation.why) if plan.invalidation else None
+    details = [f"upload   {a.key}  ({a.content_type}; {a.cache_control})" for a in plan.uploads]
+    details += [f"delete   {key}" for key in plan.deletions]
     return PublishResult(
-        result.uploaded,
-        result.unchanged,
-        result.deleted,
-        result.invalidation,
-        release_id=result.release_id,
+        tuple(sorted(a.key for a in plan.uploads)),
+        plan.unchanged,
+        plan.deletions,
+        invalidation,
+        dry_run=True,
+        details=tuple(details),
         csp_findings=warnings,
         left_out=release.left_out,
         warnings=plan.warnings,
@@ -173,11 +194,39 @@ def _metadata_changed(
     return known is None or (known.content_type, known.cache_control) != wanted
 
 
-def plan_publish(release: Release, target: Target, options: PublishOptions, clients: SiteClients) -> Plan:
+@dataclass(frozen=True)
+class BucketState:
+    """What a plan needs from the bucket and the distribution before it knows the release."""
+
+    listing: dict[str, StoredObject]  # every object, the hook's records included
+    recent: list[ReleaseRecord]  # the newest `keep_releases` (at least one), the live one first
+    distribution: dict[str, Any]  # its DistributionConfig
+    pending: tuple[str, ...]  # paths an earlier run did not get to invalidate
+
+    @classmethod
+    def read(cls, target: Target, options: PublishOptions, clients: SiteClients) -> BucketState:
+        s3, bucket = clients.s3, target.bucket
+        return cls(
+            bucket_objects(s3, bucket),
+            records.recent_releases(s3, bucket, max(options.keep_releases, 1)),
+            distribution_config(clients.cloudfront, target.distribution_id),
+            records.pending_invalidation(s3, bucket),
+        )
+
+
+def _locked_state(lock: PublishLock, target: Target, options: PublishOptions, clients: SiteClients) -> BucketState:
+    lock.acquire()
+    return BucketState.read(target, options, clients)
+
+
+def plan_publish(
+    release: Release, target: Target, options: PublishOptions, clients: SiteClients, state: BucketState | None = None
+) -> Plan:
+    """What publishing `release` will do; `state` is read now unless given (read under the lock)."""
     s3 = clients.s3
-    listing = bucket_objects(s3, target.bucket)
+    state = state or BucketState.read(target, options, clients)
+    listing, recent = state.listing, state.recent
     etags = published(listing)
-    recent = records.recent_releases(s3, target.bucket, max(options.keep_releases, 1))
     live = recent[0] if recent else None
     published_md5 = {key: o.md5 for record in reversed(recent) for key, o in record.objects.items()} | etags
     release, warnings = without_reused_names(release, published_md5)
@@ -187,7 +236,7 @@ def plan_publish(release: Release, target: Target, options: PublishOptions, clie
     ask = [a.key for a in same_bytes if _metadata_unknown(a, live, listing[a.key], recorded_at)]
     metadata = objects_metadata(s3, target.bucket, ask)
     uploads = tuple(a for a in everything if etags.get(a.key) != a.md5 or _metadata_changed(a, live, metadata))
-    invalidation = _invalidation(release, uploads, set(etags), recent, target, options, clients)
+    invalidation = _invalidation(release, uploads, set(etags), state, target, options, clients)
     deletions: tuple[str, ...] = ()
     if options.prune:
         # This release is the newest of the ones kept; pages already open keep what they load.
@@ -210,17 +259,17 @@ def _invalidation(
     release: Release,
     uploads: tuple[Asset, ...],
     in_bucket: set[str],
-    recent: list[ReleaseRecord],
+    state: BucketState,
     target: Target,
     options: PublishOptions,
     clients: SiteClients,
 ) -> InvalidationPlan:
     """The changed pages and fixed-name files, and what an earlier run did not get to invalidate, planned within
     CloudFront's limits (hooks/invalidation.py)."""
-    config = distribution_config(clients.cloudfront, target.distribution_id)
+    config, recent = state.distribution, state.recent
     root = default_root_object(config)
     changed = set(invalidation_paths([a.key for a in uploads if not a.fingerprinted], root))
-    changed |= set(records.pending_invalidation(clients.s3, target.bucket))
+    changed |= set(state.pending)
     if options.invalidate_all:
         changed = {"/*"}
     if not changed:

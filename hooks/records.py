@@ -15,6 +15,7 @@ import json
 import os
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -66,6 +67,8 @@ class PublishLock:
     wait_seconds: float = 0.0
     owner: str = field(default_factory=lambda: f"{getpass.getuser()}@{socket.gethostname()} (pid {os.getpid()})")
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
+    held: bool = False  # between a successful `acquire` and `release`
+    cancelled: threading.Event = field(default_factory=threading.Event)  # set: stop waiting for the lock
 
     def _body(self) -> bytes:
         acquired = now()
@@ -79,12 +82,17 @@ class PublishLock:
         ).encode()
 
     def __enter__(self) -> PublishLock:
+        return self.acquire()
+
+    def acquire(self) -> PublishLock:
+        """Take the lock, waiting up to `wait_seconds` (or until `cancelled` is set); raises LockHeld."""
         deadline = time.monotonic() + self.wait_seconds
         while True:
             try:
                 self.s3.put_object(
                     Bucket=self.bucket, Key=LOCK_KEY, Body=self._body(), IfNoneMatch="*", ContentType="application/json"
                 )
+                self.held = True
                 return self
             except ClientError as exc:
                 if _code(exc) not in ("PreconditionFailed", "ConditionalRequestConflict"):
@@ -99,17 +107,18 @@ class PublishLock:
                         IfMatch=etag,
                         ContentType="application/json",
                     )
+                    self.held = True
                     return self
                 except ClientError as exc:
                     if _code(exc) not in ("PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey"):
                         raise
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= deadline or self.cancelled.is_set():
                 who = holder or {"owner": "another publish", "acquired": "?", "expires": "?"}
                 raise LockHeld(
                     f"{who['owner']} has been publishing to {self.bucket} since {who['acquired']} (its "
                     f"lock expires {who['expires']}); wait for it to finish, or pass --lock-wait SECONDS"
                 )
-            time.sleep(1.0)
+            self.cancelled.wait(1.0)
 
     def _holder(self) -> tuple[dict[str, str] | None, str]:
         try:
@@ -123,6 +132,11 @@ class PublishLock:
         return holder, answer["ETag"]
 
     def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+    def release(self) -> None:
+        """Delete the lock if it is still this publish's."""
+        self.held = False
         holder, _ = self._holder()
         if holder is not None and holder.get("token") == self.token:
             self.s3.delete_object(Bucket=self.bucket, Key=LOCK_KEY)

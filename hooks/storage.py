@@ -170,27 +170,14 @@ def version_exists(s3: S3Client, bucket: str, key: str, version_id: str) -> bool
     return True
 
 
-# From this many versions to check, one ListObjectVersions page (1,000 versions) costs less than the HEADs it saves.
-VERSION_LISTING_FROM = 1000
-
-
-def missing_versions(
-    s3: S3Client, bucket: str, versions: dict[str, str], *, listing_from: int = VERSION_LISTING_FROM
-) -> list[str]:
+def missing_versions(s3: S3Client, bucket: str, versions: dict[str, str]) -> list[str]:
     """The keys of `versions` (key -> version id) whose version the bucket no longer has, sorted: a HEAD of each,
-    in parallel, or for many keys one listing of the bucket's versions."""
-    if len(versions) < listing_from:
-        keys = sorted(versions)
-        with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
-            found = pool.map(lambda key: version_exists(s3, bucket, key, versions[key]), keys)
-            return [key for key, exists in zip(keys, found, strict=True) if not exists]
-    present = {
-        item["Key"]
-        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket)
-        for item in page.get("Versions", [])
-        if versions.get(item["Key"]) == item.get("VersionId")
-    }
-    return sorted(set(versions) - present)
+    in parallel. (One ListObjectVersions listing instead would grow with every version the bucket keeps, the
+    noncurrent ones of every release included; the HEADs grow only with what is restored.)"""
+    keys = sorted(versions)
+    with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
+        found = pool.map(lambda key: version_exists(s3, bucket, key, versions[key]), keys)
+        return [key for key, exists in zip(keys, found, strict=True) if not exists]
 
 
 # --- changing the bucket ----------------------------------------------------------------------------------------
