@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +31,7 @@ from hooks.invalidation import (
     send_invalidation,
 )
 from hooks.records import PublishedObject, PublishLock, ReleaseRecord
-from hooks.release import IMMUTABLE, PAGE_SUFFIXES, Asset, Release, build_release, page_references, without_reused_names
+from hooks.release import PAGE_SUFFIXES, Asset, Release, build_release, page_references, without_reused_names
 from hooks.results import CspViolations, Invalidation, PublishError, PublishOptions, PublishResult, Target
 from hooks.storage import (
     SiteClients,
@@ -202,41 +202,16 @@ class BucketState:
     recent: list[ReleaseRecord]  # the newest `keep_releases` (at least one), the live one first
     distribution: dict[str, Any]  # its DistributionConfig
     pending: tuple[str, ...]  # paths an earlier run did not get to invalidate
-    # What S3 says of the live release's pages and fixed-name files that were rewritten in or after the second
-    # its record was written, whose type and cache rule the record therefore cannot vouch for (_metadata_unknown)
-    metadata: dict[str, tuple[str | None, str | None]]
-
-    @property
-    def live(self) -> ReleaseRecord | None:
-        return self.recent[0] if self.recent else None
-
-    @property
-    def recorded_at(self) -> datetime | None:
-        """When S3 says the live release's record was written."""
-        live = self.live
-        return self.listing[live.key].last_modified if live and live.key in self.listing else None
 
     @classmethod
     def read(cls, target: Target, options: PublishOptions, clients: SiteClients) -> BucketState:
         s3, bucket = clients.s3, target.bucket
-        state = cls(
+        return cls(
             bucket_objects(s3, bucket),
             records.recent_releases(s3, bucket, max(options.keep_releases, 1)),
             distribution_config(clients.cloudfront, target.distribution_id),
             records.pending_invalidation(s3, bucket),
-            {},
         )
-        live, recorded_at, listing = state.live, state.recorded_at, state.listing
-        doubtful = [
-            key
-            for key, known in (live.objects.items() if live else ())
-            if known.cache_control != IMMUTABLE
-            and key in listing
-            and listing[key].etag == known.md5
-            and (recorded_at is None or listing[key].last_modified >= recorded_at)
-        ]
-        # Asked now (while the release is still being built), not once the release says which are needed.
-        return replace(state, metadata=objects_metadata(s3, bucket, doubtful))
 
 
 def _locked_state(lock: PublishLock, target: Target, options: PublishOptions, clients: SiteClients) -> BucketState:
@@ -250,15 +225,16 @@ def plan_publish(
     """What publishing `release` will do; `state` is read now unless given (read under the lock)."""
     s3 = clients.s3
     state = state or BucketState.read(target, options, clients)
-    listing, recent, live = state.listing, state.recent, state.live
+    listing, recent = state.listing, state.recent
     etags = published(listing)
+    live = recent[0] if recent else None
     published_md5 = {key: o.md5 for record in reversed(recent) for key, o in record.objects.items()} | etags
     release, warnings = without_reused_names(release, published_md5)
     everything = release.assets + release.documents
     same_bytes = [a for a in everything if etags.get(a.key) == a.md5]
-    unknown = [a.key for a in same_bytes if _metadata_unknown(a, live, listing[a.key], state.recorded_at)]
-    asked = {key: state.metadata[key] for key in unknown if key in state.metadata}
-    metadata = asked | objects_metadata(s3, target.bucket, [key for key in unknown if key not in asked])
+    recorded_at = listing[live.key].last_modified if live and live.key in listing else None
+    ask = [a.key for a in same_bytes if _metadata_unknown(a, live, listing[a.key], recorded_at)]
+    metadata = objects_metadata(s3, target.bucket, ask)
     uploads = tuple(a for a in everything if etags.get(a.key) != a.md5 or _metadata_changed(a, live, metadata))
     invalidation = _invalidation(release, uploads, set(etags), state, target, options, clients)
     deletions: tuple[str, ...] = ()
