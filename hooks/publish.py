@@ -15,9 +15,12 @@ Planning (`plan_publish`) and carrying the plan out (`execute`) are built on the
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent import futures
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hooks import records
 from hooks.invalidation import (
@@ -33,14 +36,16 @@ from hooks.results import CspViolations, Invalidation, PublishError, PublishOpti
 from hooks.storage import (
     SiteClients,
     StorageError,
-    bucket_etags,
+    StoredObject,
+    bucket_objects,
     default_root_object,
     default_session,
     delete,
     distribution_config,
     invalidation_paths,
-    object_metadata,
     object_texts,
+    objects_metadata,
+    published,
     upload,
     wait_for_invalidation,
 )
@@ -86,7 +91,42 @@ def publish_site(
     publish lock, uploads what changed (assets first, pages last), records the release, optionally prunes, and
     invalidates exactly the changed paths. Raises `PublishError` (or botocore's errors) with the live site left as
     it was whenever no page was replaced. `clients` defaults to the standard AWS credential chain.
+
+    While the release is built, another thread takes the lock and reads the bucket (`BucketState`): S3 answers
+    while this process works. A source that cannot be published is reported first, as if nothing else ran.
     """
+    clients = clients or SiteClients.from_session(default_session(), options.aws_timeout)
+    if options.dry_run:
+        release, warnings = _checked_release(source, target, options)
+        return _dry_run(plan_publish(release, target, options, clients), release, warnings)
+    lock = PublishLock(clients.s3, target.bucket, ttl_seconds=options.lock_ttl, wait_seconds=options.lock_wait)
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        state = reader.submit(_locked_state, lock, target, options, clients)
+        try:
+            release, warnings = _checked_release(source, target, options)
+            plan = plan_publish(release, target, options, clients, state.result())
+            result = execute(plan, target, options, clients, git=records.git_commit(source))
+        except (records.LockHeld, StorageError) as exc:
+            raise PublishError(str(exc)) from exc
+        finally:
+            lock.cancelled.set()  # stop waiting for the lock, if it was still waited for
+            futures.wait([state])
+            if lock.held:
+                lock.release()
+    return PublishResult(
+        result.uploaded,
+        result.unchanged,
+        result.deleted,
+        result.invalidation,
+        release_id=result.release_id,
+        csp_findings=warnings,
+        left_out=release.left_out,
+        warnings=plan.warnings,
+    )
+
+
+def _checked_release(source: Path, target: Target, options: PublishOptions) -> tuple[Release, tuple[str, ...]]:
+    """The release, and what the site's CSP blocks in it (published anyway on request); raises CspViolations."""
     release = build_release(source, target.page_api_url, allow_dotfiles=options.allow_dotfiles)
     findings = (
         release.csp_findings(target.content_security_policy, target.site_origin, target.stack)
@@ -95,36 +135,20 @@ def publish_site(
     )
     if findings and not options.allow_csp_violations:
         raise CspViolations(findings)
-    clients = clients or SiteClients.from_session(default_session(), options.aws_timeout)
-    warnings = tuple(str(f) for f in findings)
-    if options.dry_run:
-        plan = plan_publish(release, target, options, clients)
-        invalidation = Invalidation(None, plan.invalidation_paths, plan.invalidation.why) if plan.invalidation else None
-        details = [f"upload   {a.key}  ({a.content_type}; {a.cache_control})" for a in plan.uploads]
-        details += [f"delete   {key}" for key in plan.deletions]
-        return PublishResult(
-            tuple(sorted(a.key for a in plan.uploads)),
-            plan.unchanged,
-            plan.deletions,
-            invalidation,
-            dry_run=True,
-            details=tuple(details),
-            csp_findings=warnings,
-            left_out=release.left_out,
-            warnings=plan.warnings,
-        )
-    try:
-        with PublishLock(clients.s3, target.bucket, ttl_seconds=options.lock_ttl, wait_seconds=options.lock_wait):
-            plan = plan_publish(release, target, options, clients)
-            result = execute(plan, target, options, clients, git=records.git_commit(source))
-    except (records.LockHeld, StorageError) as exc:
-        raise PublishError(str(exc)) from exc
+    return release, tuple(str(f) for f in findings)
+
+
+def _dry_run(plan: Plan, release: Release, warnings: tuple[str, ...]) -> PublishResult:
+    invalidation = Invalidation(None, plan.invalidation_paths, plan.invalidation.why) if plan.invalidation else None
+    details = [f"upload   {a.key}  ({a.content_type}; {a.cache_control})" for a in plan.uploads]
+    details += [f"delete   {key}" for key in plan.deletions]
     return PublishResult(
-        result.uploaded,
-        result.unchanged,
-        result.deleted,
-        result.invalidation,
-        release_id=result.release_id,
+        tuple(sorted(a.key for a in plan.uploads)),
+        plan.unchanged,
+        plan.deletions,
+        invalidation,
+        dry_run=True,
+        details=tuple(details),
         csp_findings=warnings,
         left_out=release.left_out,
         warnings=plan.warnings,
@@ -142,27 +166,77 @@ def live_references(s3: S3Client, bucket: str, keys: Iterable[str]) -> set[str]:
     return referenced
 
 
-def _metadata_changed(s3: S3Client, bucket: str, asset: Asset, live: ReleaseRecord | None) -> bool:
-    """Whether an object whose bytes match has another Content-Type or Cache-Control than `asset` wants.
+def _metadata_unknown(
+    asset: Asset, live: ReleaseRecord | None, stored: StoredObject, recorded_at: datetime | None
+) -> bool:
+    """Whether only S3 can say the Content-Type and Cache-Control of an object whose bytes match `asset`.
 
-    Fingerprinted assets (many, never changed after upload) are compared with the live release's record; pages
-    and fixed-name files (few, and what a hand-made change would touch) with what S3 says."""
+    The live release's record says them for what it made live, as long as nothing rewrote the object since the
+    record was written: fingerprinted assets are never changed after upload; any other object is taken from the
+    record only if S3 last modified it before the record (S3's own clock, to the second: an object changed in
+    the record's second is asked about). So a hand-made change is still seen, and a republish of a large site
+    asks S3 about nothing but what changed."""
     known = live.objects.get(asset.key) if live else None
-    if asset.fingerprinted and known is not None and known.md5 == asset.md5:
-        return (known.content_type, known.cache_control) != (asset.content_type, asset.cache_control)
-    return object_metadata(s3, bucket, asset.key) != (asset.content_type, asset.cache_control)
+    if known is None or known.md5 != asset.md5:
+        return True
+    return not asset.fingerprinted and (recorded_at is None or stored.last_modified >= recorded_at)
 
 
-def plan_publish(release: Release, target: Target, options: PublishOptions, clients: SiteClients) -> Plan:
+def _metadata_changed(
+    asset: Asset, live: ReleaseRecord | None, metadata: dict[str, tuple[str | None, str | None]]
+) -> bool:
+    """Whether an object whose bytes match has another Content-Type or Cache-Control than `asset` wants: from
+    what S3 said (`metadata`, for the objects `_metadata_unknown` names), or else from the live release's record."""
+    wanted = (asset.content_type, asset.cache_control)
+    if asset.key in metadata:
+        return metadata[asset.key] != wanted
+    known = live.objects[asset.key] if live else None
+    return known is None or (known.content_type, known.cache_control) != wanted
+
+
+@dataclass(frozen=True)
+class BucketState:
+    """What a plan needs from the bucket and the distribution before it knows the release."""
+
+    listing: dict[str, StoredObject]  # every object, the hook's records included
+    recent: list[ReleaseRecord]  # the newest `keep_releases` (at least one), the live one first
+    distribution: dict[str, Any]  # its DistributionConfig
+    pending: tuple[str, ...]  # paths an earlier run did not get to invalidate
+
+    @classmethod
+    def read(cls, target: Target, options: PublishOptions, clients: SiteClients) -> BucketState:
+        s3, bucket = clients.s3, target.bucket
+        return cls(
+            bucket_objects(s3, bucket),
+            records.recent_releases(s3, bucket, max(options.keep_releases, 1)),
+            distribution_config(clients.cloudfront, target.distribution_id),
+            records.pending_invalidation(s3, bucket),
+        )
+
+
+def _locked_state(lock: PublishLock, target: Target, options: PublishOptions, clients: SiteClients) -> BucketState:
+    lock.acquire()
+    return BucketState.read(target, options, clients)
+
+
+def plan_publish(
+    release: Release, target: Target, options: PublishOptions, clients: SiteClients, state: BucketState | None = None
+) -> Plan:
+    """What publishing `release` will do; `state` is read now unless given (read under the lock)."""
     s3 = clients.s3
-    etags = bucket_etags(s3, target.bucket)
-    recent = records.recent_releases(s3, target.bucket, max(options.keep_releases, 1))
+    state = state or BucketState.read(target, options, clients)
+    listing, recent = state.listing, state.recent
+    etags = published(listing)
     live = recent[0] if recent else None
-    published = {key: o.md5 for record in reversed(recent) for key, o in record.objects.items()} | etags
-    release, warnings = without_reused_names(release, published)
+    published_md5 = {key: o.md5 for record in reversed(recent) for key, o in record.objects.items()} | etags
+    release, warnings = without_reused_names(release, published_md5)
     everything = release.assets + release.documents
-    uploads = tuple(a for a in everything if etags.get(a.key) != a.md5 or _metadata_changed(s3, target.bucket, a, live))
-    invalidation = _invalidation(release, uploads, set(etags), recent, target, options, clients)
+    same_bytes = [a for a in everything if etags.get(a.key) == a.md5]
+    recorded_at = listing[live.key].last_modified if live and live.key in listing else None
+    ask = [a.key for a in same_bytes if _metadata_unknown(a, live, listing[a.key], recorded_at)]
+    metadata = objects_metadata(s3, target.bucket, ask)
+    uploads = tuple(a for a in everything if etags.get(a.key) != a.md5 or _metadata_changed(a, live, metadata))
+    invalidation = _invalidation(release, uploads, set(etags), state, target, options, clients)
     deletions: tuple[str, ...] = ()
     if options.prune:
         # This release is the newest of the ones kept; pages already open keep what they load.
@@ -185,17 +259,17 @@ def _invalidation(
     release: Release,
     uploads: tuple[Asset, ...],
     in_bucket: set[str],
-    recent: list[ReleaseRecord],
+    state: BucketState,
     target: Target,
     options: PublishOptions,
     clients: SiteClients,
 ) -> InvalidationPlan:
     """The changed pages and fixed-name files, and what an earlier run did not get to invalidate, planned within
     CloudFront's limits (hooks/invalidation.py)."""
-    config = distribution_config(clients.cloudfront, target.distribution_id)
+    config, recent = state.distribution, state.recent
     root = default_root_object(config)
     changed = set(invalidation_paths([a.key for a in uploads if not a.fingerprinted], root))
-    changed |= set(records.pending_invalidation(clients.s3, target.bucket))
+    changed |= set(state.pending)
     if options.invalidate_all:
         changed = {"/*"}
     if not changed:

@@ -15,9 +15,11 @@ import json
 import os
 import socket
 import subprocess
+import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
 LOCK_KEY = f"{PRIVATE_PREFIX}lock"
 RELEASES_PREFIX = f"{PRIVATE_PREFIX}releases/"
 PENDING_KEY = f"{PRIVATE_PREFIX}pending-invalidation.json"
+SUMMARY_METADATA = "summary"  # x-amz-meta-summary on a release record
+SUMMARY_READERS = 8
 
 
 class LockHeld(RuntimeError):
@@ -63,6 +67,8 @@ class PublishLock:
     wait_seconds: float = 0.0
     owner: str = field(default_factory=lambda: f"{getpass.getuser()}@{socket.gethostname()} (pid {os.getpid()})")
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
+    held: bool = False  # between a successful `acquire` and `release`
+    cancelled: threading.Event = field(default_factory=threading.Event)  # set: stop waiting for the lock
 
     def _body(self) -> bytes:
         acquired = now()
@@ -76,12 +82,17 @@ class PublishLock:
         ).encode()
 
     def __enter__(self) -> PublishLock:
+        return self.acquire()
+
+    def acquire(self) -> PublishLock:
+        """Take the lock, waiting up to `wait_seconds` (or until `cancelled` is set); raises LockHeld."""
         deadline = time.monotonic() + self.wait_seconds
         while True:
             try:
                 self.s3.put_object(
                     Bucket=self.bucket, Key=LOCK_KEY, Body=self._body(), IfNoneMatch="*", ContentType="application/json"
                 )
+                self.held = True
                 return self
             except ClientError as exc:
                 if _code(exc) not in ("PreconditionFailed", "ConditionalRequestConflict"):
@@ -96,17 +107,18 @@ class PublishLock:
                         IfMatch=etag,
                         ContentType="application/json",
                     )
+                    self.held = True
                     return self
                 except ClientError as exc:
                     if _code(exc) not in ("PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey"):
                         raise
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= deadline or self.cancelled.is_set():
                 who = holder or {"owner": "another publish", "acquired": "?", "expires": "?"}
                 raise LockHeld(
                     f"{who['owner']} has been publishing to {self.bucket} since {who['acquired']} (its "
                     f"lock expires {who['expires']}); wait for it to finish, or pass --lock-wait SECONDS"
                 )
-            time.sleep(1.0)
+            self.cancelled.wait(1.0)
 
     def _holder(self) -> tuple[dict[str, str] | None, str]:
         try:
@@ -120,6 +132,11 @@ class PublishLock:
         return holder, answer["ETag"]
 
     def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+    def release(self) -> None:
+        """Delete the lock if it is still this publish's."""
+        self.held = False
         holder, _ = self._holder()
         if holder is not None and holder.get("token") == self.token:
             self.s3.delete_object(Bucket=self.bucket, Key=LOCK_KEY)
@@ -153,7 +170,17 @@ class ReleaseRecord:
         return f"{RELEASES_PREFIX}{self.id}.json"
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self), indent=1, sort_keys=True).encode()
+        # Compact: json's C encoder runs only without an indent (10,000 objects: 0.46 s and 1.9 MB with indent=1,
+        # 0.06 s and 1.7 MB without). The same fields as `asdict` gives, without its deep copy.
+        objects = {key: dict(vars(published)) for key, published in self.objects.items()}
+        return json.dumps(self._fields() | {"objects": objects}, sort_keys=True, separators=(",", ":")).encode()
+
+    def summary(self) -> dict[str, Any]:
+        """Everything but the objects, and how many there are: what `--releases` shows."""
+        return self._fields() | {"objects": len(self.objects)}
+
+    def _fields(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "objects"}
 
     @classmethod
     def from_json(cls, body: bytes) -> ReleaseRecord:
@@ -210,9 +237,34 @@ def recent_releases(s3: S3Client, bucket: str, count: int) -> list[ReleaseRecord
 
 
 def write_release(s3: S3Client, bucket: str, record: ReleaseRecord) -> None:
+    """Store the record, with its summary in the object's metadata too: listing the releases then reads a few
+    hundred bytes per release, however many objects each has."""
     s3.put_object(
-        Bucket=bucket, Key=record.key, Body=record.to_json(), ContentType="application/json", CacheControl="no-store"
+        Bucket=bucket,
+        Key=record.key,
+        Body=record.to_json(),
+        ContentType="application/json",
+        CacheControl="no-store",
+        Metadata={SUMMARY_METADATA: json.dumps(record.summary(), separators=(",", ":"), sort_keys=True)},
     )
+
+
+def release_summary(s3: S3Client, bucket: str, release_id: str) -> dict[str, Any]:
+    """One release's `ReleaseRecord.summary()`: from its metadata (one HEAD), or from the record itself when it
+    was written without (by an older hook)."""
+    key = f"{RELEASES_PREFIX}{release_id}.json"
+    stored = s3.head_object(Bucket=bucket, Key=key).get("Metadata", {}).get(SUMMARY_METADATA)
+    if stored is not None:
+        summary: dict[str, Any] = json.loads(stored)
+        return summary
+    return read_release(s3, bucket, release_id).summary()
+
+
+def release_summaries(s3: S3Client, bucket: str) -> list[dict[str, Any]]:
+    """Every recorded release's summary, newest first, read in parallel."""
+    ids = release_ids(s3, bucket)
+    with ThreadPoolExecutor(max_workers=SUMMARY_READERS) as pool:
+        return list(pool.map(lambda release_id: release_summary(s3, bucket, release_id), ids))
 
 
 # --- invalidations not made yet ---------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
@@ -102,9 +103,10 @@ class Asset:
     def fingerprinted(self) -> bool:
         return self.cache_control == IMMUTABLE
 
-    @property
+    @cached_property
     def md5(self) -> str:
-        """What S3 reports as the ETag of a single-part upload."""
+        """What S3 reports as the ETag of a single-part upload (computed once: a publish compares it several
+        times)."""
         return hashlib.md5(self.body, usedforsecurity=False).hexdigest()
 
 
@@ -524,10 +526,11 @@ def _stylesheets_last(keys: set[str], stylesheets: dict[str, list[css.CssReferen
     """`keys` in an order where every file comes after what it loads (stylesheets after their images and fonts,
     after the stylesheets they import)."""
     ordered: list[str] = []
+    placed: set[str] = set()  # what `ordered` holds, for a quick look-up
     visiting: set[str] = set()
 
     def visit(key: str) -> None:
-        if key in ordered:
+        if key in placed:
             return
         if key in visiting:
             raise SourceError(f"{key} imports itself through other stylesheets; break the @import cycle")
@@ -537,6 +540,7 @@ def _stylesheets_last(keys: set[str], stylesheets: dict[str, list[css.CssReferen
                 visit(dependency)
         visiting.discard(key)
         ordered.append(key)
+        placed.add(key)
 
     for key in sorted(keys):
         visit(key)

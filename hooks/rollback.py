@@ -28,8 +28,8 @@ from hooks.storage import (
     default_root_object,
     distribution_config,
     invalidation_paths,
-    restore_version,
-    version_exists,
+    missing_versions,
+    restore_versions,
     wait_for_invalidation,
 )
 
@@ -58,22 +58,19 @@ class ReleaseInfo:
 
 def release_history(s3: S3Client, bucket: str) -> list[ReleaseInfo]:
     """Every recorded release, newest first; the newest is the live one."""
-    history = []
-    for index, release_id in enumerate(records.release_ids(s3, bucket)):
-        record = records.read_release(s3, bucket, release_id)
-        history.append(
-            ReleaseInfo(
-                record.id,
-                record.created,
-                record.kind,
-                index == 0,
-                record.git_commit,
-                record.source_hash,
-                record.restored,
-                len(record.objects),
-            )
+    return [
+        ReleaseInfo(
+            summary["id"],
+            summary["created"],
+            summary["kind"],
+            index == 0,
+            summary["git_commit"],
+            summary["source_hash"],
+            summary["restored"],
+            summary["objects"],
         )
-    return history
+        for index, summary in enumerate(records.release_summaries(s3, bucket))
+    ]
 
 
 def _is_document(key: str, recorded: PublishedObject) -> bool:
@@ -104,13 +101,20 @@ def _wanted(s3: S3Client, bucket: str, release_id: str | None) -> tuple[ReleaseR
     return records.read_release(s3, bucket, ids[0]), records.read_release(s3, bucket, release_id)
 
 
-def _restorable(s3: S3Client, bucket: str, key: str, recorded: PublishedObject, release_id: str) -> None:
-    if recorded.version_id is None:
-        raise PublishError(f"release {release_id} cannot be restored: no object version was recorded for {key}")
-    if not version_exists(s3, bucket, key, recorded.version_id):
+def _check_restorable(s3: S3Client, bucket: str, keys: list[str], wanted: ReleaseRecord) -> None:
+    """Raise PublishError, naming the first such key, unless every recorded version of `keys` is still there."""
+    unrecorded = [key for key in keys if wanted.objects[key].version_id is None]
+    if unrecorded:
         raise PublishError(
-            f"release {release_id} cannot be restored: {key} (version {recorded.version_id}) is gone, pruned or "
-            "expired by the bucket's lifecycle rule; nothing was changed"
+            f"release {wanted.id} cannot be restored: no object version was recorded for {unrecorded[0]}"
+        )
+    versions = {key: wanted.objects[key].version_id or "" for key in keys}
+    gone = missing_versions(s3, bucket, versions)
+    if gone:
+        raise PublishError(
+            f"release {wanted.id} cannot be restored: {gone[0]} (version {versions[gone[0]]}) is gone, pruned or "
+            f"expired by the bucket's lifecycle rule{f' (and {len(gone) - 1} more)' if len(gone) > 1 else ''}; "
+            "nothing was changed"
         )
 
 
@@ -137,8 +141,7 @@ def rollback(target: Target, release_id: str | None, options: PublishOptions, cl
         live, wanted = _wanted(s3, bucket, release_id)
         etags = bucket_etags(s3, bucket)
         changed = sorted(key for key, recorded in wanted.objects.items() if _differs(key, recorded, live, etags))
-        for key in changed:  # every check before the first change
-            _restorable(s3, bucket, key, wanted.objects[key], wanted.id)
+        _check_restorable(s3, bucket, changed, wanted)  # every check before the first change
         documents = [key for key in changed if _is_document(key, wanted.objects[key])]
         planned = _invalidation(documents, wanted, target, clients)
         paths = planned.paths
@@ -146,8 +149,15 @@ def rollback(target: Target, release_id: str | None, options: PublishOptions, cl
             details = tuple(f"restore  {key}  (version {wanted.objects[key].version_id})" for key in changed)
             invalidation = Invalidation(None, paths, planned.why) if paths else None
             return PublishResult(tuple(changed), len(wanted.objects) - len(changed), (), invalidation, True, details)
-        pages_last = sorted(changed, key=lambda key: key.endswith(PAGE_SUFFIXES))
-        versions = {key: restore_version(s3, bucket, key, wanted.objects[key].version_id or "") for key in pages_last}
+        versions: dict[str, str | None] = {}
+        for pages in (False, True):  # pages last, once what they load is back
+            batch = {
+                key: wanted.objects[key].version_id or "" for key in changed if key.endswith(PAGE_SUFFIXES) == pages
+            }
+            try:
+                versions |= restore_versions(s3, bucket, batch)
+            except StorageError as exc:
+                raise PublishError(f"{exc}; run the rollback again to finish it") from exc
         if paths:
             records.record_pending_invalidation(s3, bucket, paths)
         record = ReleaseRecord(

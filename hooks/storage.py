@@ -16,12 +16,14 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 from urllib.parse import quote
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.utils import parse_timestamp
 from tqdm import tqdm
 
 from contract.site_files import INDEX_DOCUMENT, PRIVATE_PREFIX
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 UPLOAD_WORKERS = 16
+TEXT_BATCH = 256  # objects read at once by object_texts
 
 
 class StorageError(RuntimeError):
@@ -73,6 +76,16 @@ def default_session() -> boto3.session.Session:
     return boto3.session.Session(region_name=region)
 
 
+def timestamp(value: str) -> datetime:
+    """A timestamp in an AWS answer: ISO 8601 (S3's listings, CloudFront) the fast way, anything else (an HTTP
+    date, epoch seconds) as botocore parses it."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return parse_timestamp(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 @dataclass(frozen=True)
 class SiteClients:
     """The AWS clients publishing uses."""
@@ -83,6 +96,9 @@ class SiteClients:
     @classmethod
     def from_session(cls, session: boto3.session.Session, timeout: float = DEFAULT_AWS_TIMEOUT) -> SiteClients:
         config = client_config(timeout, session)
+        # Listing 10,000 objects parses 10,000 timestamps: botocore's default parser (dateutil) spent more time on
+        # them than S3 took to answer; ISO 8601 needs only the standard library's.
+        session._session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=timestamp)
         # CloudFront is global; its API answers in us-east-1 whatever the session's region.
         return cls(
             s3=session.client("s3", config=config),
@@ -93,20 +109,45 @@ class SiteClients:
 # --- reading the bucket -----------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class StoredObject:
+    """An object as ListObjectsV2 lists it."""
+
+    etag: str  # the MD5 of a single-part upload
+    last_modified: datetime
+
+
+def bucket_objects(s3: S3Client, bucket: str) -> dict[str, StoredObject]:
+    """Every object in the bucket, the hook's records included: one ListObjectsV2 page per 1,000 keys."""
+    return {
+        item["Key"]: StoredObject(item["ETag"].strip('"'), item["LastModified"])
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        for item in page.get("Contents", [])
+    }
+
+
+def published(listing: dict[str, StoredObject]) -> dict[str, str]:
+    """The published objects of a listing, key -> ETag: the hook's records left out."""
+    return {key: stored.etag for key, stored in listing.items() if not key.startswith(PRIVATE_PREFIX)}
+
+
 def bucket_etags(s3: S3Client, bucket: str) -> dict[str, str]:
     """Every published object's key and ETag (the MD5 of a single-part upload), the hook's records left out."""
-    etags = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for item in page.get("Contents", []):
-            if not item["Key"].startswith(PRIVATE_PREFIX):
-                etags[item["Key"]] = item["ETag"].strip('"')
-    return etags
+    return published(bucket_objects(s3, bucket))
+
+
+def object_text(s3: S3Client, bucket: str, key: str) -> str:
+    """An object's body as text (UTF-8, undecodable bytes replaced)."""
+    return s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8", errors="replace")
 
 
 def object_texts(s3: S3Client, bucket: str, keys: Iterable[str]) -> Iterator[tuple[str, str]]:
-    """Each object's key and body as text (UTF-8, undecodable bytes replaced), one object at a time."""
-    for key in keys:
-        yield key, s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8", errors="replace")
+    """Each object's key and body as text, read in parallel a batch at a time (memory stays that of one batch)."""
+    listed = list(keys)
+    with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
+        for start in range(0, len(listed), TEXT_BATCH):
+            batch = listed[start : start + TEXT_BATCH]
+            yield from zip(batch, pool.map(lambda key: object_text(s3, bucket, key), batch), strict=True)
 
 
 def object_metadata(s3: S3Client, bucket: str, key: str) -> tuple[str | None, str | None]:
@@ -115,12 +156,28 @@ def object_metadata(s3: S3Client, bucket: str, key: str) -> tuple[str | None, st
     return head.get("ContentType"), head.get("CacheControl")
 
 
+def objects_metadata(s3: S3Client, bucket: str, keys: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:
+    """`object_metadata` of each key, asked in parallel (one HEAD each: S3 lists no Content-Type)."""
+    with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
+        return dict(zip(keys, pool.map(lambda key: object_metadata(s3, bucket, key), keys), strict=True))
+
+
 def version_exists(s3: S3Client, bucket: str, key: str, version_id: str) -> bool:
     try:
         s3.head_object(Bucket=bucket, Key=key, VersionId=version_id)
     except s3.exceptions.ClientError:
         return False
     return True
+
+
+def missing_versions(s3: S3Client, bucket: str, versions: dict[str, str]) -> list[str]:
+    """The keys of `versions` (key -> version id) whose version the bucket no longer has, sorted: a HEAD of each,
+    in parallel. (One ListObjectVersions listing instead would grow with every version the bucket keeps, the
+    noncurrent ones of every release included; the HEADs grow only with what is restored.)"""
+    keys = sorted(versions)
+    with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
+        found = pool.map(lambda key: version_exists(s3, bucket, key, versions[key]), keys)
+        return [key for key, exists in zip(keys, found, strict=True) if not exists]
 
 
 # --- changing the bucket ----------------------------------------------------------------------------------------
@@ -240,6 +297,24 @@ def restore_version(s3: S3Client, bucket: str, key: str, version_id: str) -> str
         MetadataDirective="COPY",
     )
     return answer.get("VersionId")
+
+
+def restore_versions(s3: S3Client, bucket: str, versions: dict[str, str]) -> dict[str, str | None]:
+    """`restore_version` of every key (key -> version id), in parallel; each key's new version id. Raises
+    StorageError naming every key that failed after all attempts finished."""
+    failures: dict[str, Exception] = {}
+    done: dict[str, str | None] = {}
+    with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
+        futures = {pool.submit(restore_version, s3, bucket, key, version): key for key, version in versions.items()}
+        for future in as_completed(futures):
+            try:
+                done[futures[future]] = future.result()
+            except (BotoCoreError, ClientError) as exc:
+                failures[futures[future]] = exc
+    if failures:
+        first_key, first_error = sorted(failures.items())[0]
+        raise StorageError(f"restoring {len(failures)} file(s) failed, first {first_key}: {first_error}")
+    return done
 
 
 # --- CloudFront -------------------------------------------------------------------------------------------------
