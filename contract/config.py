@@ -11,11 +11,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import ClassVar
 
+from contract.headers import SOURCE_DIRECTIVES
 from contract.rules import (
     Between,
     ConfigError,
+    CspSources,
     IsBool,
     IsOrigin,
     Matches,
@@ -227,6 +230,26 @@ class SiteSettings(Settings):
         "connection) and the page calls a relative URL. Off: the page calls the API's own origin (CORS).",
         IsBool(),
     )
+    source_dir: str = setting(
+        "web",
+        "The site's folder, relative to the project root (or absolute): what `pipenv run deploy`, local mode and "
+        "`pipenv run publish` publish, and whose pages' inline code the content security policy lists by hash "
+        "(read at synth).",
+        Matches(r"[^\x00\r\n]*[^\s\x00][^\x00\r\n]*", "a folder path such as web, dist or site/build"),
+    )
+    build_command: str | None = setting(
+        None,
+        "A shell command `pipenv run deploy` runs in the project root before it synthesizes, e.g. "
+        "`npm ci && npm run build`; a failure stops the deploy before anything is synthesized.",
+        Optional(Matches(r"[^\x00\r\n]*\S[^\x00\r\n]*", "a shell command on one line"), "nothing to build"),
+    )
+    csp_sources: Mapping[str, tuple[str, ...]] = setting(
+        {},
+        'More origins the pages may use, by CSP directive, e.g. `{"font-src": ("https://fonts.gstatic.com",)}`: '
+        "added after `'self'` in that directive of the content security policy.",
+        CspSources(SOURCE_DIRECTIVES),
+        factory=dict,
+    )
     security_headers: str = setting(
         "own",
         "`own`: our response-headers policy (HSTS, nosniff, frame and referrer policy, a CSP naming the "
@@ -268,6 +291,10 @@ class SiteSettings(Settings):
         "Versioning keeps replaced and pruned files; they expire this many days after being replaced.",
         Between(1, 3650),
     )
+
+    def source_folder(self, project_dir: Path) -> Path:
+        """The site's folder: `source_dir` in `project_dir` (the project root), or itself when absolute."""
+        return project_dir / self.source_dir
 
 
 @dataclass(frozen=True)
@@ -614,10 +641,12 @@ def local_environment(
     same_origin: bool = False,
     single_page_app: bool = False,
     project: str | None = None,
+    source_dir: str | None = None,
 ) -> EnvironmentSettings:
     """Local mode: the same stack with every endpoint at `emulator_url`, served by local servers at `site_origin`
     (and `api_origin`, the local gateway), with what an emulator cannot do or need turned off. `project` (default:
-    the project's own name) starts every resource name, so stacks in one emulator can have names of their own."""
+    the project's own name) starts every resource name, so stacks in one emulator can have names of their own;
+    `source_dir` (default: `site.source_dir`'s) is the site's folder (`pipenv run local --source DIR`)."""
     settings = EnvironmentSettings(
         name="local",
         region=LOCAL_REGION,
@@ -636,6 +665,8 @@ def local_environment(
             force_destroy_bucket=True,
         ),
     )
+    if source_dir:
+        settings = replace(settings, site=replace(settings.site, source_dir=source_dir))
     return replace(settings, project=project) if project else settings
 
 
@@ -671,6 +702,11 @@ def preview_environment(name: str, env: Mapping[str, str]) -> EnvironmentSetting
 
 def is_preview(name: str) -> bool:
     return name.startswith(PREVIEW_PREFIX)
+
+
+def is_environment_name(name: str) -> bool:
+    """Whether `name` names an environment (local, prod or a preview), so that its settings can be loaded."""
+    return _ENVIRONMENT_NAME.allows(name)
 
 
 def load_environment(name: str, env: Mapping[str, str] | None = None) -> EnvironmentSettings:

@@ -195,6 +195,38 @@ class StringMapping:
 
 
 @dataclass(frozen=True)
+class CspSources:
+    """Extra sources for content security policy directives: a mapping from a directive among `directives` to a
+    tuple of https origins (or `data:`, except in script-src). Never a wildcard, a keyword such as
+    'unsafe-inline', plain http or a path: each would let more than the one host the site needs."""
+
+    directives: tuple[str, ...]
+
+    @property
+    def allowed(self) -> str:
+        return (
+            f"a mapping from a directive ({', '.join(self.directives)}) to a tuple of distinct https origins such "
+            "as https://fonts.example.com (or data:, except in script-src); no wildcards, 'unsafe-…' keywords, "
+            "http: or paths"
+        )
+
+    def allows(self, value: object) -> bool:
+        return isinstance(value, Mapping) and all(
+            directive in self.directives
+            and isinstance(sources, tuple)
+            and len(set(sources)) == len(sources)
+            and all(_csp_source_allowed(directive, source) for source in sources)
+            for directive, sources in value.items()
+        )
+
+
+def _csp_source_allowed(directive: str, source: object) -> bool:
+    if source == "data:":
+        return directive != "script-src"
+    return isinstance(source, str) and source.startswith("https://") and IsOrigin().allows(source)
+
+
+@dataclass(frozen=True)
 class Nested:
     """A section of its own (another settings dataclass), checked by its own rules."""
 

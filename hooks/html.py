@@ -83,6 +83,12 @@ class InlineCode:
     what: str  # "inline script", "onclick attribute", "javascript: URL", "style attribute", "<style> block"
     kind: str  # script or style
     line: int
+    text: str = ""  # the code as a browser hashes it for a CSP: the element's text, or the attribute's value
+
+    @property
+    def is_attribute(self) -> bool:
+        """Code in an attribute (an event handler, a style attribute or a javascript: URL), not an element."""
+        return self.what not in ("inline script", "<style> block")
 
 
 @dataclass
@@ -171,11 +177,11 @@ class _Scanner(HTMLParser):
         start_tag = _StartTag(self._line_starts[line - 1] + column, self.get_starttag_text() or "", tag)
         for name, value in values.items():
             if name.startswith("on"):
-                self.inline.append(InlineCode(f"{name} attribute", "script", line))
+                self.inline.append(InlineCode(f"{name} attribute", "script", line, _as_parsed(value)))
             elif name == "style" and value.strip():
-                self.inline.append(InlineCode("style attribute", "style", line))
+                self.inline.append(InlineCode("style attribute", "style", line, _as_parsed(value)))
             if name in ("href", "src", "action", "formaction") and value.strip().lower().startswith("javascript:"):
-                self.inline.append(InlineCode("javascript: URL", "script", line))
+                self.inline.append(InlineCode("javascript: URL", "script", line, _as_parsed(value)))
                 continue
             for url, kind, loads in self._urls(tag, name, value, values):
                 start_tag.references.append(Reference(tag, name, url, line, kind, loads))
@@ -209,15 +215,23 @@ class _Scanner(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if self._in and tag == self._in[0]:
             element, line, code = self._in
-            if code and "".join(self._text).strip():
+            text = "".join(self._text)
+            if code and text.strip():
                 self.inline.append(
                     InlineCode(
                         "inline script" if element == "script" else "<style> block",
                         "script" if element == "script" else "style",
                         line,
+                        _as_parsed(text),
                     )
                 )
             self._in = None
+
+
+def _as_parsed(text: str) -> str:
+    """Text as a browser's HTML parser hands it on: every CR LF and lone CR made LF before tokenizing (the
+    standard library's parser keeps them), which is the text a CSP hash is computed over."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def scan_page(source: str) -> Page:

@@ -1,4 +1,6 @@
-"""Publish web/ to a deployed stack: `python -m hooks.post_apply --outputs-file outputs.json --stack prod`.
+"""Publish the site to a deployed stack: `python -m hooks.post_apply --outputs-file outputs.json --stack prod`.
+
+The site is `--source DIR`, else the `site.source_dir` of the stack --stack names, else web/.
 
 Reads the stack outputs that `cdktf deploy <stack> --outputs-file FILE` writes (or takes --bucket,
 --distribution-id and --api-url), checks the pages against the site's content security policy, renders the
@@ -21,6 +23,7 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from contract.config import ConfigError, SiteSettings, is_environment_name, load_environment
 from contract.outputs import OutputsError, StackOutputs
 from hooks.publish import publish_site
 from hooks.release import SourceError
@@ -28,7 +31,7 @@ from hooks.results import DEFAULT_AWS_TIMEOUT, CspViolations, PublishError, Publ
 from hooks.rollback import release_history, rollback
 from hooks.storage import SiteClients, default_session, live_content_security_policy
 
-DEFAULT_SOURCE = Path(__file__).resolve().parent.parent / "web"
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 PREVIOUS = "previous"  # --rollback without a release
 
 
@@ -53,7 +56,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the content security policy to check pages against (overrides the outputs "
         "file; without either, pages are not checked)",
     )
-    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="the site's folder (default: web/)")
+    parser.add_argument(
+        "--source",
+        type=Path,
+        help="the site's folder (default: the stack's site.source_dir where --stack names one, else web/)",
+    )
     history = parser.add_mutually_exclusive_group()
     history.add_argument("--releases", action="store_true", help="list the recorded releases, newest (live) first")
     history.add_argument(
@@ -136,7 +143,18 @@ def target_of(args: argparse.Namespace, *, need_api: bool = True) -> Target:
         api_url or "",
         args.csp or (from_outputs.content_security_policy if from_outputs else None),
         from_outputs.site_origin if from_outputs else None,
+        args.stack,
     )
+
+
+def source_of(args: argparse.Namespace) -> Path:
+    """The site's folder: --source, else the stack's `site.source_dir` where --stack names an environment, else
+    web/."""
+    if args.source is not None:
+        return Path(args.source)
+    if args.stack and is_environment_name(args.stack):
+        return load_environment(args.stack).site.source_folder(PROJECT_DIR)
+    return SiteSettings().source_folder(PROJECT_DIR)
 
 
 def checked_against_the_live_policy(target: Target, clients: SiteClients) -> Target:
@@ -185,9 +203,18 @@ def main(argv: list[str] | None = None, session: boto3.session.Session | None = 
             result = rollback(target_of(args, need_api=False), wanted, options, clients)
         else:
             result = publish_site(
-                checked_against_the_live_policy(target_of(args), clients), args.source, options, clients
+                checked_against_the_live_policy(target_of(args), clients), source_of(args), options, clients
             )
-    except (UsageError, OutputsError, PublishError, SourceError, FileNotFoundError, BotoCoreError, ClientError) as exc:
+    except (
+        UsageError,
+        OutputsError,
+        ConfigError,
+        PublishError,
+        SourceError,
+        FileNotFoundError,
+        BotoCoreError,
+        ClientError,
+    ) as exc:
         aws = isinstance(exc, (BotoCoreError, ClientError))
         message = f"AWS said: {exc}" if aws else str(exc)
         print(f"post_apply: error: {message}", file=sys.stderr)
@@ -196,7 +223,7 @@ def main(argv: list[str] | None = None, session: boto3.session.Session | None = 
             if isinstance(exc, CspViolations):
                 error["csp_findings"] = [str(f) for f in exc.findings]
             print(json.dumps(error))
-        return 2 if isinstance(exc, (UsageError, OutputsError)) else 1
+        return 2 if isinstance(exc, (UsageError, OutputsError, ConfigError)) else 1
     print(json.dumps(result.summary()) if args.json else result.describe())
     return 0
 

@@ -89,7 +89,7 @@ def publish_site(
     """
     release = build_release(source, target.page_api_url, allow_dotfiles=options.allow_dotfiles)
     findings = (
-        release.csp_findings(target.content_security_policy, target.site_origin)
+        release.csp_findings(target.content_security_policy, target.site_origin, target.stack)
         if target.content_security_policy
         else []
     )

@@ -33,9 +33,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
+from contract.headers import InlineHashes
 from contract.site_files import INDEX_DOCUMENT, PRIVATE_PREFIX
 from hooks import css
-from hooks.csp import ContentSecurityPolicy, Finding, inline_finding, url_finding
+from hooks.csp import ContentSecurityPolicy, Finding, inline_finding, inline_hashes, url_finding
 from hooks.html import Page, Reference, scan_page
 
 CONFIG_NAME = "config.js"
@@ -78,6 +79,9 @@ _SOURCE_MAP = re.compile(r"sourceMappingURL=([^\s\"'*]+)")
 # among them (Vite's index-CrXFY4L8.js, webpack's main.57a0d79d.min.css, Next's 4bd1b696-67e30520d621c4dd.js), so
 # that a version (jquery-3.6.0.min.js) or a date (report-20240101.pdf) is not taken for one.
 _BUNDLER_HASH = re.compile(r"[.-](?=[A-Za-z0-9_]*\d)(?=[A-Za-z0-9_]*[A-Za-z])[A-Za-z0-9_]{8,}(?=\.)")
+# Vite's own form, `assets/[name]-[hash].[ext]`: 8 characters of base64url, which may hold no digit
+# (hero-CLDdwZDr.png) or a "-" (index-Boqb-Z2u.css); both cases of letters tell it from a word (logo-original.png).
+_VITE_HASH = re.compile(r"(?:^|/)assets/(?:[^/]+/)*[^/]+-(?=[\w-]*[A-Z])(?=[\w-]*[a-z])[\w-]{8}\.[^/]+$", re.ASCII)
 
 
 class SourceError(ValueError):
@@ -128,19 +132,22 @@ class Release:
         )
         return hashlib.sha256(listing.encode()).hexdigest()
 
-    def csp_findings(self, csp: str, site_origin: str | None) -> list[Finding]:
-        """Everything the content security policy would block, one finding each, in file and line order."""
+    def csp_findings(self, csp: str, site_origin: str | None, stack: str | None = None) -> list[Finding]:
+        """Everything the content security policy would block, one finding each, in file and line order; `stack`
+        (where known) is named in the remedies that need a redeploy."""
         policy = ContentSecurityPolicy.parse(csp)
         found: list[Finding] = []
         for key, page in self.pages.items():
             file = f"{self.source_name}/{key}"
             for code in page.inline:
-                found += [f] if (f := inline_finding(file, code.line, code.what, code.kind, policy)) else []
+                found += [f] if (f := inline_finding(file, code, policy, stack)) else []
             for ref in page.references:
                 if ref.kind != "link" and (ref.loads or ref.kind in ("frame", "form", "base")):
                     what = f"<{ref.tag} {ref.attribute}>"
                     found += (
-                        [f] if (f := url_finding(file, ref.line, ref.kind, ref.url, policy, site_origin, what)) else []
+                        [f]
+                        if (f := url_finding(file, ref.line, ref.kind, ref.url, policy, site_origin, what, stack))
+                        else []
                     )
         for key, css_references in self.stylesheets.items():
             for css_ref in css_references:
@@ -155,6 +162,7 @@ class Release:
                             policy,
                             site_origin,
                             f"url({css_ref.url})",
+                            stack,
                         )
                     )
                     else []
@@ -218,7 +226,7 @@ def fingerprinted_key(key: str, body: bytes) -> str:
 
 def is_bundler_fingerprinted(key: str) -> bool:
     """Whether the file's name already carries a content hash a bundler put there."""
-    return bool(_BUNDLER_HASH.search(posixpath.basename(key)))
+    return bool(_BUNDLER_HASH.search(posixpath.basename(key)) or _VITE_HASH.search(key))
 
 
 def is_well_known(key: str) -> bool:
@@ -413,6 +421,18 @@ def _root_relative(document_key: str) -> Callable[[Reference], str | None]:
         return quote(path, safe="/~!$&'()*+,;=:@") + suffix
 
     return new_url
+
+
+def site_inline_hashes(source: Path) -> InlineHashes:
+    """The hashes of the inline code in the pages of `source` (the site's folder), read as a release reads them:
+    what the stack's content security policy lists so that those pages run as published (the hook rewrites
+    only URLs in attributes, never inline code). Raises SourceError or FileNotFoundError as `build_release` does."""
+    if not source.is_dir():
+        raise FileNotFoundError(f"{source} is not a folder")
+    files, _ = source_files(source)
+    return inline_hashes(
+        scan_page(_page_text(key, body, source)) for key, body in sorted(files.items()) if key.endswith(PAGE_SUFFIXES)
+    )
 
 
 def _renaming(document_key: str, renamed: dict[str, str]) -> Callable[[Reference | css.CssReference], str | None]:

@@ -45,9 +45,10 @@ class Target:
     page_api_url: str
     content_security_policy: str | None = None
     site_origin: str | None = None
+    stack: str | None = None  # the stack's name, where known: remedies name it (`pipenv run deploy prod`)
 
     @classmethod
-    def from_outputs(cls, outputs: StackOutputs) -> Target:
+    def from_outputs(cls, outputs: StackOutputs, stack: str | None = None) -> Target:
         parts = urlsplit(outputs.site_url)
         return cls(
             outputs.bucket_name,
@@ -55,6 +56,7 @@ class Target:
             outputs.page_api_url,
             outputs.content_security_policy,
             f"{parts.scheme}://{parts.netloc}",
+            stack,
         )
 
 

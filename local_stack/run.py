@@ -1,10 +1,10 @@
 """`pipenv run local`: the whole stack on this machine, without an AWS account.
 
 Starts the AWS emulator (moto), synthesizes the `local` stack and applies it with the real Terraform CLI and AWS
-provider (every endpoint at the emulator), publishes web/ with the post-apply hook, and serves the site and the
-API on two 127.0.0.1 ports (so the browser makes real cross-origin calls) until Ctrl-C, SIGTERM or SIGHUP.
-Meanwhile it watches web/, functions/, modules/ and contract/ and brings the running stack up to date with each
-edit.
+provider (every endpoint at the emulator), publishes the site (web/, or --source DIR) with the post-apply hook,
+and serves the site and the API on two 127.0.0.1 ports (so the browser makes real cross-origin calls) until
+Ctrl-C, SIGTERM or SIGHUP. Meanwhile it watches the site's folder, functions/, modules/ and contract/ and brings
+the running stack up to date with each edit.
 """
 
 from __future__ import annotations
@@ -45,6 +45,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--single-page-app",
         action="store_true",
         help="serve /index.html for every path without a file extension (site.single_page_app)",
+    )
+    parser.add_argument(
+        "--source",
+        type=Path,
+        metavar="DIR",
+        help="the site's folder to publish and watch instead of the local environment's site.source_dir (web/)",
     )
     parser.add_argument(
         "--destroy-on-exit",
@@ -121,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             emulator_port=args.emulator_port,
             same_origin=args.same_origin,
             single_page_app=args.single_page_app,
+            source=args.source.resolve() if args.source else None,
             work_dir=args.work_dir,
             live_reload=not args.no_watch,
             fresh=args.fresh,
@@ -138,6 +145,12 @@ def main(argv: list[str] | None = None) -> int:
         signals.uninstall()
 
 
+def watched_site(stack: LocalStack) -> str:
+    """The site's folder as the watch line names it: relative to the project where it is inside it."""
+    folder, project = stack.options.web_dir.resolve(), stack.options.project_dir.resolve()
+    return f"{folder.relative_to(project)}/" if folder.is_relative_to(project) else f"{folder}/"
+
+
 def run_until_stopped(stack: LocalStack, args: argparse.Namespace) -> int:
     """Start, serve until `stack.stopping` is set, then stop (destroying first with --destroy-on-exit); the exit
     status."""
@@ -152,7 +165,7 @@ def run_until_stopped(stack: LocalStack, args: argparse.Namespace) -> int:
             say(f"outputs: {stack.outputs_file}")
             if not args.no_watch:
                 watcher.start()
-                say("watching web/, functions/, modules/ and contract/ (--no-watch turns it off)")
+                say(f"watching {watched_site(stack)}, functions/, modules/ and contract/ (--no-watch turns it off)")
             say("serving until Ctrl-C")
             stack.stopping.wait()
         except (LocalStackError, PortInUse) as exc:

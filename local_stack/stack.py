@@ -24,11 +24,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TypeVar
 
-from contract.config import LOCAL_API_PORT, LOCAL_HOST, LOCAL_SITE_PORT, EnvironmentSettings, local_environment
+from contract.config import (
+    LOCAL_API_PORT,
+    LOCAL_HOST,
+    LOCAL_SITE_PORT,
+    EnvironmentSettings,
+    SiteSettings,
+    local_environment,
+)
 from contract.functions import deployed_function_name
 from contract.outputs import StackOutputs
 from contract.routing import RoutingSettings
+from hooks.csp import listed_hashes
 from hooks.publish import publish_site
+from hooks.release import SourceError, site_inline_hashes
 from hooks.results import PublishOptions, PublishResult, Target
 from hooks.storage import SiteClients
 from local_stack import warm
@@ -59,7 +68,7 @@ class LocalOptions:
     api_port: int = LOCAL_API_PORT
     # The project whose web/, functions/, modules/ and contract/ local mode deploys (and watches, in watch mode).
     project_dir: Path = PROJECT_DIR
-    source: Path | None = None  # the site's folder; None: <project_dir>/web
+    source: Path | None = None  # the site's folder (`--source`); None: the local environment's site.source_dir
     # Same-origin mode: the site origin also routes /users to the API, as CloudFront does with the option on.
     same_origin: bool = False
     # Single-page-app mode (site.single_page_app): extensionless paths serve /index.html.
@@ -78,7 +87,8 @@ class LocalOptions:
 
     @property
     def web_dir(self) -> Path:
-        return self.source or self.project_dir / "web"
+        """The site's folder: what is published, watched, and whose inline code the CSP lists by hash."""
+        return self.source or SiteSettings().source_folder(self.project_dir)
 
 
 @dataclass
@@ -224,6 +234,7 @@ class LocalStack:
             same_origin=options.same_origin,
             single_page_app=options.single_page_app,
             project=options.project,
+            source_dir=str(options.source.resolve()) if options.source else None,
         )
         return LocalDeployment(
             self.workspace, emulator, settings, options.project_dir, self.log, self.stopping, options.project
@@ -272,6 +283,16 @@ class LocalStack:
             self.serving.announce_release(result.release_id or str(time.time()))
         return result
 
+    def policy_is_stale(self) -> bool:
+        """Whether the site's pages now carry inline code whose hashes differ from those the running stack's CSP
+        lists: then the stack is synthesized and applied again before a publish, as a deploy would on AWS."""
+        try:
+            now = site_inline_hashes(self.options.web_dir)
+        except (FileNotFoundError, SourceError):
+            return False  # the publish says what is wrong with the folder
+        wanted = {*now.scripts, *now.styles, *now.style_attributes}
+        return wanted != listed_hashes(self._running(self.outputs).content_security_policy)
+
     def update_function(self, folder: str) -> str:
         """Deploy functions/<folder>/ into the running stack as Terraform would (the emulator's code) and run it
         from the next request on. Returns the updated function's name."""
@@ -297,12 +318,13 @@ class LocalStack:
         changes = deployment.reapply()
         if changes is None:
             return "no change to the synthesized stack"  # asset paths carry their hashes, so none changed either
-        if not changes:
-            return "no change"
-        self._serve()
-        summary = render_changes(changes, one_line=True)
         after = self._running(deployment.outputs)
-        if any(getattr(before, name) != getattr(after, name) for name in PAGE_OUTPUTS):
+        changed_outputs = [name for name in PAGE_OUTPUTS if getattr(before, name) != getattr(after, name)]
+        if not changes and not changed_outputs:
+            return "no change"
+        self._serve()  # the site's headers come from the outputs: a new CSP is served from now on
+        summary = render_changes(changes, one_line=True) if changes else f"changed {', '.join(changed_outputs)}"
+        if changed_outputs:
             result = self.publish()
             summary += f"; republished ({len(result.uploaded)} file(s))"
         return summary

@@ -1,6 +1,6 @@
 """Synthesize the local stack in a process of its own, from a project's current code:
 `python -m local_stack.synth OUTDIR --emulator-url URL --site-origin ORIGIN --api-origin ORIGIN [--same-origin]
-[--single-page-app] [--project NAME]`.
+[--single-page-app] [--project NAME] [--source-dir DIR]`.
 
 Local mode runs this at start and, in watch mode, after an edit to modules/ or contract/: a fresh process imports
 the edited code (a running one would keep the old), and a broken edit fails here, printing Python's own error,
@@ -29,6 +29,7 @@ def synth_command(settings: EnvironmentSettings, outdir: Path, project: str | No
     command += ["--site-origin", settings.site.site_origin or "", "--api-origin", emulator.api_origin or ""]
     command += ["--project", project] if project else []
     command += ["--single-page-app"] if settings.site.single_page_app else []
+    command += ["--source-dir", settings.site.source_dir]
     return command + (["--same-origin"] if settings.site.api_same_origin else [])
 
 
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--same-origin", action="store_true")
     parser.add_argument("--single-page-app", action="store_true")
     parser.add_argument("--project", default=None)
+    parser.add_argument("--source-dir", default=None)
     args = parser.parse_args(argv)
     settings = local_environment(
         emulator_url=args.emulator_url,
@@ -79,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         same_origin=args.same_origin,
         single_page_app=args.single_page_app,
         project=args.project,
+        source_dir=args.source_dir,
     )
     synth([settings], args.outdir)
     return 0

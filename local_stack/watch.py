@@ -1,7 +1,8 @@
 """Watch mode: edits reach the running local stack in about a second, one line per action.
 
-- web/: published through the post-apply hook (only what changed is uploaded, the invalidation is made), and open
-  pages reload themselves;
+- web/ (the site's folder): published through the post-apply hook (only what changed is uploaded, the
+  invalidation is made), and open pages reload themselves. When an edit changes the site's inline code, whose
+  hashes the content security policy lists, the stack is synthesized and applied first (as for modules/);
 - functions/<name>/: the function's code is updated in the emulator and the next request runs it;
 - modules/ and contract/ (the constructs and the settings): the stack is synthesized again in a process of its
   own and applied incrementally (only what changed), then the site is republished if an output the page uses
@@ -105,6 +106,10 @@ class Watcher:
     def handle(self, edits: Edits) -> None:
         """One action per kind of edit: the infrastructure first (it may change what the others use)."""
         applied = False
+        if edits.web and not edits.infrastructure and self.stack.policy_is_stale():
+            # The CSP lists the hashes of the pages' inline code: new ones need the stack, not only a publish.
+            self.log("web: the pages' inline code changed: synthesizing and applying the stack for its CSP")
+            edits = Edits(edits.web, edits.functions, infrastructure=True)
         if edits.infrastructure:
             applied = self._action("infra", self.stack.reapply)
         if edits.functions and not applied:  # an apply has deployed the functions' code already

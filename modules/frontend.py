@@ -56,11 +56,19 @@ from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration imp
 from cdktf_cdktf_provider_aws.s3_bucket_versioning import S3BucketVersioningA, S3BucketVersioningVersioningConfiguration
 from constructs import Construct
 
-from contract.config import MANAGED_SECURITY_HEADERS_POLICY_ID, DomainSettings, SiteSettings, site_bucket_prefix
-from contract.headers import SecurityHeaders, content_security_policy
+from contract.config import (
+    MANAGED_SECURITY_HEADERS_POLICY_ID,
+    ConfigError,
+    DomainSettings,
+    SiteSettings,
+    site_bucket_prefix,
+)
+from contract.headers import SecurityHeaders, check_policy_length, content_security_policy
 from contract.routing import ROUTER_RUNTIME, RoutingSettings, not_found_page, render_router
 from contract.site_files import INDEX_DOCUMENT, PRIVATE_PREFIX
+from hooks.release import SourceError, site_inline_hashes
 from modules.firewall import OriginHeader
+from terraform_cli import PROJECT_DIR
 
 # AWS's managed cache policy "CachingOptimized": honours Cache-Control, compresses, no cookies or query strings.
 CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
@@ -120,6 +128,31 @@ def bucket_policy(bucket_arn: str, distribution_arn: str) -> str:
     )
 
 
+def site_content_security_policy(settings: SiteSettings, api: SiteApi) -> str:
+    """The site's CSP: the API's origin (none in same-origin mode, where the page only ever connects to its own
+    origin), the hashes of the inline code in the pages of `site.source_dir` as they are now, and
+    `site.csp_sources`. Refused (ConfigError) when the folder is missing or CloudFront would refuse the length."""
+    source = settings.source_folder(PROJECT_DIR)
+    try:
+        inline = site_inline_hashes(source)
+    except (FileNotFoundError, SourceError) as exc:
+        build = (
+            f"site.build_command ({settings.build_command!r}) builds it"
+            if settings.build_command
+            else ("set site.build_command to the command that builds it")
+        )
+        raise ConfigError(
+            f"site.source_dir: {settings.source_dir!r} cannot be read ({exc}); the content security policy lists the "
+            f"hashes of its pages' inline code, so it must exist at synth: build the site first ({build}; "
+            "`pipenv run deploy` runs it before synth), or point site.source_dir at the built folder"
+        ) from exc
+    same_origin = settings.api_same_origin
+    sources = settings.csp_sources
+    counted = content_security_policy(None if same_origin else api.counted_origin or api.origin, inline, sources)
+    check_policy_length(counted, inline, sources)
+    return content_security_policy(None if same_origin else api.origin, inline, sources)
+
+
 @dataclass(frozen=True)
 class SiteApi:
     """The API as the site needs it: its origin, which the page's CSP lets it connect to, and in same-origin mode
@@ -130,6 +163,9 @@ class SiteApi:
     origin_path: str
     path: str
     origin_header: OriginHeader | None = None  # sent with every request to the API, when its firewall requires it
+    # The origin as long as it will be once it exists (`origin` may name an API not yet created): what the CSP's
+    # length is counted with. None: `origin` itself.
+    counted_origin: str | None = None
 
 
 @dataclass(frozen=True)
@@ -179,10 +215,7 @@ class StaticSite(Construct):
             ).id,
         )
         certificate_arn = self._certificate(domain) if domain else None
-        # Same-origin: the page only ever connects to its own origin.
-        self.security_headers = SecurityHeaders(
-            content_security_policy(None if settings.api_same_origin else api.origin)
-        )
+        self.security_headers = SecurityHeaders(site_content_security_policy(settings, api))
         if settings.security_headers == "own":
             headers_policy_id = self._security_headers_policy(name_prefix, self.security_headers).id
         else:

@@ -21,6 +21,7 @@ from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTag
 from constructs import Construct
 
 from contract.config import CLOUDFRONT_REGION, EmulatorSettings, EnvironmentSettings
+from contract.headers import execute_api_origin
 from contract.outputs import StackOutputs
 from modules.alarms import ErrorAlarms
 from modules.api import UserApi
@@ -129,6 +130,8 @@ class UserAppStack(TerraformStack):
                 origin_path=api.origin_path,
                 path=api.path,
                 origin_header=origin_header,
+                counted_origin=(settings.emulator.api_origin if settings.emulator else None)
+                or execute_api_origin(settings.region),
             ),
             site_origin=settings.site_origin,
             domain=CustomDomain(settings.domain, us_east_1) if us_east_1 and settings.domain else None,

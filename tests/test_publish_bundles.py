@@ -60,6 +60,10 @@ def page(release: Release) -> str:
     ("name", "hashed"),
     [
         ("assets/index-CrXFY4L8.js", True),  # Vite
+        ("assets/hero-CLDdwZDr.png", True),  # Vite, a hash without a digit
+        ("assets/index-Boqb-Z2u.css", True),  # Vite, a hash with a "-"
+        ("assets/logo-original.png", False),  # a word
+        ("images/team-Portrait.png", False),  # a word, outside Vite's assets/
         ("static/css/main.5a7b0d79.min.css", True),  # webpack (create-react-app)
         ("_next/static/chunks/4bd1b696-67e30520d621c4dd.js", True),  # Next
         ("jquery-3.6.0.min.js", False),  # a version

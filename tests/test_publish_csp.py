@@ -10,7 +10,7 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
-from contract.headers import content_security_policy
+from contract.headers import InlineHashes, content_security_policy, csp_hash
 from hooks.post_apply import main
 from hooks.release import build_release
 from tests.publishing import API_URL, hook_argv, make_site, objects, run, stack_outputs
@@ -127,6 +127,84 @@ def test_data_urls_for_images_and_data_scripts_are_allowed(site):
     assert findings(site) == []
 
 
+# --- inline code the policy lists by hash ----------------------------------------------------------------------
+
+PAGE_CODE = (
+    '\n<script>document.body.dataset.ran = "yes";</script>\n'
+    "<style>main { color: rebeccapurple }</style>\n"
+    '<p style="margin: 0">x</p>\n'
+)
+
+
+def policy_for(site, **sources: tuple[str, ...]) -> str:
+    """The policy the stack synthesizes for the site's folder as it is now (hooks.release.site_inline_hashes)."""
+    from hooks.release import site_inline_hashes
+
+    return content_security_policy(API_ORIGIN, site_inline_hashes(site["source"]), sources)
+
+
+def test_inline_scripts_styles_and_style_attributes_whose_hashes_the_policy_lists_pass(site):
+    with_body(site, PAGE_CODE)
+    csp = policy_for(site)
+    assert findings(site, csp) == []
+    assert "script-src 'self' 'sha256-" in csp
+    assert "'unsafe-hashes'" in csp.split("; style-src ")[1].split(";")[0]
+
+
+def test_inline_code_changed_by_one_byte_is_refused_naming_its_hash_and_the_redeploy(site):
+    with_body(site, PAGE_CODE)
+    csp = policy_for(site)
+    index = site["source"] / "index.html"
+    index.write_text(index.read_text().replace('"yes"', '"yes!"'))
+    release = build_release(site["source"], API_URL)
+    (finding,) = [str(f) for f in release.csp_findings(csp, "https://d1.cloudfront.net", "prod")]
+    changed = csp_hash('document.body.dataset.ran = "yes!";')
+    assert finding == (
+        f"web/index.html:{line_of(site, 'dataset.ran')}: inline script: inline scripts are blocked by script-src "
+        f"'self' (and 1 hash(es)); its hash {changed} is not in the "
+        "policy: redeploy (pipenv run deploy prod) so that the policy lists the hashes of the site's inline code, "
+        "or move it into a .js file loaded with <script src>"
+    )
+
+
+def test_a_style_attribute_needs_unsafe_hashes_beside_its_hash(site):
+    with_body(site, '\n<p style="margin: 0">x</p>\n')
+    without = content_security_policy(API_ORIGIN, InlineHashes(styles=(csp_hash("margin: 0"),)))
+    (finding,) = findings(site, without)
+    assert "style attribute: inline styles are blocked by style-src 'self' (and 1 hash(es))" in finding
+    assert findings(site, policy_for(site)) == []
+
+
+def test_event_handlers_and_javascript_urls_stay_refused_whatever_the_policy_lists(site):
+    with_body(site, '\n<button onclick="go()">Go</button>\n<a href="javascript:go()">Go</a>\n')
+    csp = policy_for(site)
+    assert "script-src" not in csp  # nothing for the policy to list: handlers get no hash
+    listed = content_security_policy(API_ORIGIN, InlineHashes(scripts=(csp_hash("go()"), csp_hash("javascript:go()"))))
+    found = findings(site, listed)
+    assert [f.split(":", 2)[2].split(": inline")[0].split(": javascript")[0].strip() for f in found] == [
+        "onclick attribute",
+        "javascript: URL",
+    ]
+    assert all("addEventListener" in f and "redeploy" not in f for f in found)
+
+
+def test_inline_data_scripts_get_no_hash(site):
+    with_body(site, '\n<script type="application/json">{"a": 1}</script>\n')
+    assert policy_for(site) == CSP
+
+
+def test_a_font_from_another_origin_names_the_setting_to_add_it_to(site):
+    with_body(site, "", head='\n<link rel="stylesheet" href="https://fonts.example.com/css2">\n')
+    release = build_release(site["source"], API_URL)
+    (finding,) = [str(f) for f in release.csp_findings(CSP, "https://d1.cloudfront.net", "prod")]
+    assert finding.endswith(
+        "stylesheets from https://fonts.example.com are blocked by default-src 'self'; add "
+        '"https://fonts.example.com" to site.csp_sources["style-src"] and redeploy (pipenv run deploy prod), or '
+        "publish the file with the site"
+    )
+    assert findings(site, policy_for(site, **{"style-src": ("https://fonts.example.com",)})) == []
+
+
 # --- what the hook does with them -------------------------------------------------------------------------------
 
 
@@ -180,7 +258,9 @@ def test_the_policy_comes_from_the_stacks_outputs(aws, site, tmp_path, capsys):
     with_body(site, "<script>alert(1)</script>")
     assert main(["--outputs-file", str(outputs), "--source", str(site["source"]), "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["csp_findings"][0].endswith(
-        "inline scripts are blocked by default-src 'self'; move it into a .js file loaded with <script src>"
+        f"inline scripts are blocked by default-src 'self'; its hash {csp_hash('alert(1)')} is not in the "
+        "policy: redeploy (pipenv run deploy <stack>) so that the policy lists the hashes of the site's inline "
+        "code, or move it into a .js file loaded with <script src>"
     )
 
 
@@ -211,7 +291,8 @@ def test_explicit_values_without_a_policy_are_checked_against_the_live_one(aws, 
     code, error = run(site, session=serving_a_policy(aws, CSP), capsys=capsys)
     assert code == 1
     assert error["csp_findings"][0].endswith(
-        "inline scripts are blocked by default-src 'self'; move it into a .js file loaded with <script src>"
+        "redeploy (pipenv run deploy <stack>) so that the policy lists the hashes of the site's inline code, or "
+        "move it into a .js file loaded with <script src>"
     )
     assert objects(aws, site["bucket"]) == {}
 
