@@ -131,7 +131,9 @@ class Recording:
         """Serve `requests` again through `app` (which records them anew); None once every one got its recorded
         status, or what differed first (the replay stops there)."""
         for number, request in enumerate(requests, 1):
-            environ = EnvironBuilder(method=request.environ.get("REQUEST_METHOD"), data=request.body).get_environ()
+            environ = EnvironBuilder(
+                method=request.environ.get("REQUEST_METHOD", "GET"), data=request.body
+            ).get_environ()
             environ.update(request.environ)
             environ["CONTENT_LENGTH"] = str(len(request.body))
             answer, status_line, _ = run_wsgi_app(app, environ, buffered=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -136,7 +137,7 @@ def check_emulator(warm: WarmStart, emulator: Emulator) -> None:
     """NotWarm unless the emulator holds what the state says: the bucket, the distribution, the table, the
     function and the REST API of the outputs."""
     outputs = warm.outputs
-    checks = (
+    checks: tuple[tuple[str, Callable[[], object]], ...] = (
         ("bucket", lambda: emulator.client("s3").head_bucket(Bucket=outputs.bucket_name)),
         ("distribution", lambda: emulator.client("cloudfront").get_distribution(Id=outputs.distribution_id)),
         ("table", lambda: emulator.client("dynamodb").describe_table(TableName=outputs.table_name)),
