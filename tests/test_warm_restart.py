@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from contract.outputs import StackOutputs
+from local_stack.emulator import start_emulator
 from local_stack.process import LocalModeProcess
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -29,6 +30,36 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def test_a_recording_replayed_into_an_emulator_seeded_the_same_gives_the_same_ids():
+    recorded = start_emulator(seed=24)
+    try:
+        apigateway, dynamodb = recorded.client("apigateway"), recorded.client("dynamodb")
+        first = apigateway.create_rest_api(name="first")["id"]
+        apigateway.get_rest_apis()  # reads in between: not recorded, and they draw no id
+        dynamodb.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        dynamodb.describe_table(TableName="t")
+        second = apigateway.create_rest_api(name="second")["id"]
+        requests = list(recorded.recording.requests)
+    finally:
+        recorded.stop()
+    assert len(requests) == 3
+
+    replayed = start_emulator(seed=24)
+    try:
+        assert replayed.replay(requests) is None
+        apis = replayed.client("apigateway").get_rest_apis()["items"]
+        assert sorted((api["name"], api["id"]) for api in apis) == [("first", first), ("second", second)]
+        assert replayed.client("dynamodb").describe_table(TableName="t")["Table"]["TableStatus"] == "ACTIVE"
+        assert len(replayed.recording.requests) == 3  # recorded anew, for the next restart
+    finally:
+        replayed.stop()
 
 
 @dataclass(frozen=True)
