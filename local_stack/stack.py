@@ -204,9 +204,20 @@ class LocalStack:
         self._check_emulator(self.emulator)
         self.deployment = deployment = self._deployment_for(self.emulator)
         self.workspace.forget_state()
-        self._phase("synth", deployment.synthesize)
+        # The replay needs only the emulator: it runs while the synth (a process of its own) does.
+        replayed: list[str | None] = []
+        replayer = threading.Thread(target=lambda: replayed.append(self._replay(last_run)), name="replay")
+        replayer.start()
+        try:
+            self._phase("synth", deployment.synthesize)
+        finally:
+            replayer.join()
         warm.check_synth(last_run, self.workspace)
-        self._phase("replay", lambda: self._replay(last_run))
+        if failure := replayed[0] if replayed else "it ended without an answer":
+            raise warm.NotWarm(f"the replay failed: {failure}")
+        warm.check_emulator(last_run, self.emulator)
+        self.log(f"{'replay':<8} {self.timings['replay']:6.1f} s (during the synth)")
+        self.log(f"warm restart: {len(last_run.requests)} recorded requests replayed, no Terraform apply")
         warm.restore_state(last_run, self.workspace)
         deployment.outputs = last_run.outputs
         if not (self.workspace.directory / ".terraform").is_dir():  # the deferred apply and watch mode need it
@@ -218,12 +229,15 @@ class LocalStack:
             deployment.deferred_done.set()
         deployment.apply_deferred_in_background()
 
-    def _replay(self, last_run: warm.WarmStart) -> None:
-        emulator = self._running(self.emulator)
-        if failure := emulator.replay(last_run.requests):
-            raise warm.NotWarm(f"the replay failed: {failure}")
-        warm.check_emulator(last_run, emulator)
-        self.log(f"warm restart: {len(last_run.requests)} recorded requests replayed, no Terraform apply")
+    def _replay(self, last_run: warm.WarmStart) -> str | None:
+        """Replay the last run's recording into the emulator: None, or what went wrong."""
+        started = time.perf_counter()
+        try:
+            return self._running(self.emulator).replay(last_run.requests)
+        except Exception as exc:  # noqa: BLE001  # whatever breaks a replay, the start goes cold
+            return f"{type(exc).__name__}: {exc}"
+        finally:
+            self.timings["replay"] = time.perf_counter() - started
 
     def _deployment_for(self, emulator: Emulator) -> LocalDeployment:
         options = self.options
