@@ -7,7 +7,11 @@ Runs `pipenv run local` (as `python -m local_stack.run`, in a copy of the projec
   with the edit), median of 5 each;
 - an incremental infrastructure change (the stage's throttling burst limit, read back from the emulator),
   median of 3;
-- a full restart (stop, start again, `site:`) for comparison, and each figure's ratio to it.
+- a cold start (`--fresh`: synth, init, apply, publish) and a warm restart (the same synth: the last run's
+  emulator recording replayed, no apply), median of 3 each, to the `site:` line, with their ratio;
+- a full restart (stop, start cold again, `site:`) for comparison, and each figure's ratio to it.
+
+Every start uses the same two ports: they are in the synthesized stack, which a warm restart needs unchanged.
 
     pipenv run python benchmarks/local_loop.py
 """
@@ -15,6 +19,7 @@ Runs `pipenv run local` (as `python -m local_stack.run`, in a copy of the projec
 from __future__ import annotations
 
 import functools
+import socket
 import statistics
 import sys
 import tempfile
@@ -32,6 +37,7 @@ from local_stack.process import LocalModeProcess, project_copy  # noqa: E402
 
 SAMPLES = 5
 INFRA_SAMPLES = 3
+START_SAMPLES = 3
 
 
 def body(url: str) -> str:
@@ -56,15 +62,24 @@ def seconds_until(visible: Callable[[], bool], timeout: float = 120.0) -> float:
     return time.perf_counter() - started
 
 
-def cold_start(project: Path, work: Path) -> tuple[LocalModeProcess, float, str]:
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+PORTS = ("--site-port", str(free_port()), "--api-port", str(free_port()))
+
+
+def cold_start(project: Path, work: Path, *extra: str) -> tuple[LocalModeProcess, float, str]:
     started = time.perf_counter()
-    local = LocalModeProcess(project, work)
-    local.wait_for("^site: ")
+    local = LocalModeProcess(project, work, *PORTS, *extra)
+    local.wait_for("^site: ", timeout=400)
     to_site = time.perf_counter() - started
     phases = ", ".join(
         line.split()[0] + " " + line.split()[1]
         for line in local.lines
-        if line.split()[:1] in (["synth"], ["init"], ["apply"], ["publish"])
+        if line.split()[:1] in (["synth"], ["init"], ["apply"], ["replay"], ["publish"])
     )
     local.wait_for("^serving until Ctrl-C")
     return local, to_site, phases
@@ -108,6 +123,25 @@ def infrastructure_edits(local: LocalModeProcess) -> list[float]:
     return times
 
 
+def starts(project: Path, work: Path) -> tuple[list[float], list[float], str, str]:
+    """Cold starts (`--fresh`) and warm restarts to `site:`, each stopped once it serves (the last cold one once
+    the deferred resources are applied too, so the warm restarts replay the whole stack)."""
+    cold, warm, cold_phases, warm_phases = [], [], "", ""
+    for n in range(START_SAMPLES):
+        local, to_site, cold_phases = cold_start(project, work, "--fresh", "--no-watch")
+        if n == START_SAMPLES - 1:
+            local.wait_for(r"^deferred ", timeout=300)
+        local.stop()
+        cold.append(to_site)
+    for _ in range(START_SAMPLES):
+        local, to_site, warm_phases = cold_start(project, work, "--no-watch")
+        if not any(line.startswith("warm restart: ") and line.endswith("no Terraform apply") for line in local.lines):
+            raise RuntimeError("the restart was not warm:\n" + "\n".join(local.lines))
+        local.stop()
+        warm.append(to_site)
+    return cold, warm, cold_phases, warm_phases
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="local-loop-") as scratch:
         project = project_copy(PROJECT, Path(scratch) / "project")
@@ -121,12 +155,19 @@ def main() -> int:
             stopping = time.perf_counter()
             local.stop()
         stopped = time.perf_counter() - stopping
-        again, restart_site, _ = cold_start(project, Path(scratch) / "work")
+        again, restart_site, _ = cold_start(project, Path(scratch) / "work", "--fresh")
         again.stop()
+        cold, warm, cold_phases, warm_phases = starts(project, Path(scratch) / "starts")
     restart = stopped + restart_site
 
     print(f"cold start to site:      {to_site:6.1f} s  ({phases}; the rest: {deferred})")
     print(f"full restart (stop+start): {restart:4.1f} s  (stop {stopped:.1f} s, start {restart_site:.1f} s)")
+    cold_median, warm_median = statistics.median(cold), statistics.median(warm)
+    print(f"cold start (--fresh)       {cold_median:5.2f} s  median of {len(cold)} ({cold_phases})")
+    print(
+        f"warm restart               {warm_median:5.2f} s  median of {len(warm)} ({warm_phases}); "
+        f"a cold start takes {cold_median / warm_median:.1f}x as long"
+    )
     for name, times in (
         ("web edit → served", web),
         ("function edit → answering", function),

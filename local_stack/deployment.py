@@ -73,6 +73,8 @@ class LocalDeployment:
     # Set when the deferred resources are applied (or there were none); `deferred_error` says if that failed.
     deferred_done: threading.Event = field(default_factory=threading.Event)
     deferred_error: str | None = None
+    # Every apply so far succeeded (a failed re-apply leaves the configuration partly applied).
+    complete: bool = True
     _one_at_a_time: threading.Lock = field(default_factory=threading.Lock)  # one Terraform command at a time
     _deferred_stop: threading.Event = field(default_factory=threading.Event)
     _deferred_thread: threading.Thread | None = None
@@ -151,6 +153,7 @@ class LocalDeployment:
                 # back would double the time an edit takes.
                 changes, outputs = self.terraform("reapply").apply_changes(refresh=False)
             except TerraformError as exc:
+                self.complete = False
                 raise LocalStackError(f"{exc} (full log {self.workspace.log_file('reapply')})") from exc
         self._keep(StackOutputs.from_terraform(outputs, "terraform apply"))
         return changes

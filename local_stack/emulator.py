@@ -24,6 +24,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from contract.config import FAKE_CREDENTIALS, LOCAL_HOST, LOCAL_REGION
+from local_stack.recording import RecordedRequest, Recording, seed_ids
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -95,14 +96,20 @@ def _let_delete_markers_be_disposed() -> None:
 
 
 class _AsAccount:
-    """moto's WSGI app, answering every request as `account_id`."""
+    """moto's WSGI app, answering every request as `account_id`, one request at a time, recording each request
+    that may change the emulator (`local_stack.recording`) so that a later emulator can be brought to the same
+    state."""
 
     def __init__(self, app: WSGIApplication, account_id: str) -> None:
         self.app = app
         self.account_id = account_id
+        self.recording = Recording()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        return self.app({**environ, "HTTP_X_MOTO_ACCOUNT_ID": self.account_id}, start_response)
+        environ = {**environ, "HTTP_X_MOTO_ACCOUNT_ID": self.account_id}
+        if str(environ.get("PATH_INFO", "")).startswith("/moto-api/"):
+            return self.app(environ, start_response)
+        return self.recording.serve(self.app, environ, start_response)
 
 
 @dataclass
@@ -112,8 +119,27 @@ class Emulator:
     server: BaseWSGIServer
     url: str
     account_id: str
+    seed: int = 0  # what moto's generated ids (and request ids) were drawn from
     region: str = LOCAL_REGION
     _thread: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    @property
+    def recording(self) -> Recording:
+        """Every request that may have changed this emulator, in the order it served them."""
+        app = self.server.app
+        assert isinstance(app, _AsAccount)
+        return app.recording
+
+    def replay(self, requests: Iterable[RecordedRequest]) -> str | None:
+        """Send `requests` (another emulator's recording) to this one, in order; None once every one got the
+        status it got then, or what differed first (the replay stops there)."""
+        app = self.server.app
+        assert isinstance(app, _AsAccount)
+        return app.recording.replay(app, requests)
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -147,23 +173,39 @@ def emulator_client(url: str, service: str, region: str = LOCAL_REGION) -> Any:
     )
 
 
-def start_emulator(host: str = LOCAL_HOST, port: int = 0) -> Emulator:
-    """Start moto on `host:port` (0: any free port), as a new account of its own, and return it once it accepts
-    connections."""
+# Accounts an emulator of this process has answered as: moto keeps an account's state as long as the process
+# lives, even once its emulator has stopped, so none is used twice.
+_USED_ACCOUNTS: set[str] = set()
+
+
+def account_used(account_id: str) -> bool:
+    """Whether an emulator of this process already answered as `account_id` (its state is still in moto)."""
+    return account_id in _USED_ACCOUNTS
+
+
+def start_emulator(
+    host: str = LOCAL_HOST, port: int = 0, *, account_id: str | None = None, seed: int | None = None
+) -> Emulator:
+    """Start moto on `host:port` (0: any free port), as an account of its own (`account_id`, or a new one), its
+    generated ids drawn from `seed` (or a new one), and return it once it accepts connections."""
     if "MOTO_ACCOUNT_ID" in os.environ:  # moto would answer every emulator as that one account
         raise RuntimeError("MOTO_ACCOUNT_ID is set: unset it; each local emulator answers as an account of its own")
+    account_id = account_id or f"{10**11 + secrets.randbelow(9 * 10**11)}"
+    if account_used(account_id):
+        raise RuntimeError(f"an emulator of this process already answered as account {account_id}")
     ensure_free(host, port, "the AWS emulator")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request would drown the output
     _evaluate_the_owners_statements_only()
     _let_delete_markers_be_disposed()
-    # A fresh account each time: moto keeps an account's state as long as the process lives, even once its
-    # emulator has stopped.
-    app = _AsAccount(DomainDispatcherApplication(create_backend_app), f"{10**11 + secrets.randbelow(9 * 10**11)}")
+    _USED_ACCOUNTS.add(account_id)
+    seed = secrets.randbelow(2**31) if seed is None else seed
+    seed_ids(seed)
+    app = _AsAccount(DomainDispatcherApplication(create_backend_app), account_id)
     server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
     bound_host, bound_port = str(server.server_address[0]), int(server.server_address[1])
     thread = threading.Thread(target=server.serve_forever, name=f"emulator :{bound_port}", daemon=True)
     thread.start()
-    return Emulator(server, f"http://{bound_host}:{bound_port}", app.account_id, _thread=thread)
+    return Emulator(server, f"http://{bound_host}:{bound_port}", app.account_id, seed, _thread=thread)
 
 
 def deployed_function_code(function_arn: str) -> bytes:

@@ -63,6 +63,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="do not watch web/, functions/, modules/ and contract/ for edits (nor reload open pages)",
     )
     parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start cold: apply with Terraform even if the last run in the work dir left a recording to replay",
+    )
+    parser.add_argument(
         "--work-dir",
         type=Path,
         default=LocalOptions.work_dir,
@@ -125,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             source=args.source.resolve() if args.source else None,
             work_dir=args.work_dir,
             live_reload=not args.no_watch,
+            fresh=args.fresh,
         ),
         log=say,
     )

@@ -40,8 +40,9 @@ from hooks.publish import publish_site
 from hooks.release import SourceError, site_inline_hashes
 from hooks.results import PublishOptions, PublishResult, Target
 from hooks.storage import SiteClients
+from local_stack import warm
 from local_stack.deployment import TERRAFORM_TIMEOUT_SECONDS, LocalDeployment, LocalStackError
-from local_stack.emulator import Emulator, start_emulator
+from local_stack.emulator import Emulator, PortInUse, account_used, start_emulator
 from local_stack.gateway import LocalGateway, read_function
 from local_stack.packaging import function_package
 from local_stack.serving import LocalServing
@@ -81,6 +82,8 @@ class LocalOptions:
     defer: bool = True
     # Pages reload themselves when a new release is published (watch mode).
     live_reload: bool = False
+    # Start cold even if the last run in this work dir left a recording to restart from (`local_stack.warm`).
+    fresh: bool = False
 
     @property
     def web_dir(self) -> Path:
@@ -104,6 +107,8 @@ class LocalStack:
     serving: LocalServing | None = None
     deployment: LocalDeployment | None = None
     _lock: IO[str] | None = None
+    _started: bool = False  # it served: what stop() leaves can be restarted from
+    _destroyed: bool = False
 
     # --- where things are ----------------------------------------------------------------------------------
 
@@ -154,27 +159,108 @@ class LocalStack:
         self.serving = LocalServing.bind(
             options.host, options.site_port, options.api_port, self.log, live_reload=options.live_reload
         )
+        if options.fresh:
+            warm.discard(options.work_dir)
+        else:
+            try:
+                if (last_run := warm.take(options.work_dir, self.workspace)) is not None:
+                    self._start_warm(last_run)
+                    return
+            except warm.NotWarm as exc:
+                self.log(f"warm restart: {exc}; starting cold")
+                self._discard_emulator()
+        self._start_cold()
+
+    def _start_cold(self) -> None:
+        """Every phase: a fresh emulator, synth, init, apply, publish, serve, the deferred part in the background."""
+        options = self.options
         self.emulator = start_emulator(options.host, options.emulator_port)
         self._check_emulator(self.emulator)
-        settings = local_environment(
-            emulator_url=self.emulator.url,
-            site_origin=self.serving.site.origin,
-            api_origin=self.serving.api.origin,
-            same_origin=options.same_origin,
-            single_page_app=options.single_page_app,
-            project=options.project,
-            source_dir=str(options.source.resolve()) if options.source else None,
-        )
-        self.deployment = deployment = LocalDeployment(
-            self.workspace, self.emulator, settings, options.project_dir, self.log, self.stopping, options.project
-        )
+        self.deployment = deployment = self._deployment_for(self.emulator)
         self.workspace.forget_state()  # it described resources in an emulator that is gone with its process
         self._phase("synth", deployment.synthesize)
         self._phase("init", deployment.init)
         self._phase("apply", lambda: deployment.apply(defer=options.defer))
         self._phase("publish", lambda: self.log(self.publish().describe()))
         self._serve()
+        self._started = True
         deployment.apply_deferred_in_background()
+
+    def _start_warm(self, last_run: warm.WarmStart) -> None:
+        """The last run's emulator state without a Terraform apply: a fresh emulator on its port, as its account,
+        its ids drawn from its seed; synth (which must be the same), the recording replayed and checked against the
+        state, which is then put back; publish (only what changed), serve. NotWarm as soon as anything differs."""
+        options, snapshot = self.options, last_run.snapshot
+        if options.emulator_port not in (0, snapshot.emulator_port):
+            raise warm.NotWarm(f"the last run's emulator was on port {snapshot.emulator_port}")
+        if account_used(snapshot.account_id):
+            raise warm.NotWarm(f"account {snapshot.account_id} was already emulated in this process")
+        try:
+            self.emulator = start_emulator(
+                options.host, snapshot.emulator_port, account_id=snapshot.account_id, seed=snapshot.seed
+            )
+        except PortInUse as exc:
+            raise warm.NotWarm(str(exc)) from None
+        self._check_emulator(self.emulator)
+        self.deployment = deployment = self._deployment_for(self.emulator)
+        self.workspace.forget_state()
+        # The replay needs only the emulator: it runs while the synth (a process of its own) does.
+        replayed: list[str | None] = []
+        replayer = threading.Thread(target=lambda: replayed.append(self._replay(last_run)), name="replay")
+        replayer.start()
+        try:
+            self._phase("synth", deployment.synthesize)
+        finally:
+            replayer.join()
+        warm.check_synth(last_run, self.workspace)
+        if failure := replayed[0] if replayed else "it ended without an answer":
+            raise warm.NotWarm(f"the replay failed: {failure}")
+        warm.check_emulator(last_run, self.emulator)
+        self.log(f"{'replay':<8} {self.timings['replay']:6.1f} s (during the synth)")
+        self.log(f"warm restart: {len(last_run.requests)} recorded requests replayed, no Terraform apply")
+        warm.restore_state(last_run, self.workspace)
+        deployment.outputs = last_run.outputs
+        if not (self.workspace.directory / ".terraform").is_dir():  # the deferred apply and watch mode need it
+            self._phase("init", deployment.init)
+        self._phase("publish", lambda: self.log(self.publish().describe()))
+        self._serve()
+        self._started = True
+        if snapshot.complete:
+            deployment.deferred_done.set()
+        deployment.apply_deferred_in_background()
+
+    def _replay(self, last_run: warm.WarmStart) -> str | None:
+        """Replay the last run's recording into the emulator: None, or what went wrong."""
+        started = time.perf_counter()
+        try:
+            return self._running(self.emulator).replay(last_run.requests)
+        except Exception as exc:  # noqa: BLE001  # whatever breaks a replay, the start goes cold
+            return f"{type(exc).__name__}: {exc}"
+        finally:
+            self.timings["replay"] = time.perf_counter() - started
+
+    def _deployment_for(self, emulator: Emulator) -> LocalDeployment:
+        options = self.options
+        settings = local_environment(
+            emulator_url=emulator.url,
+            site_origin=self._running(self.serving).site.origin,
+            api_origin=self._running(self.serving).api.origin,
+            same_origin=options.same_origin,
+            single_page_app=options.single_page_app,
+            project=options.project,
+            source_dir=str(options.source.resolve()) if options.source else None,
+        )
+        return LocalDeployment(
+            self.workspace, emulator, settings, options.project_dir, self.log, self.stopping, options.project
+        )
+
+    def _discard_emulator(self) -> None:
+        """Stop an emulator a warm start got to, and forget its state: the cold path starts from nothing."""
+        if self.emulator:
+            self.emulator.stop()
+        self.emulator = None
+        self.deployment = None
+        self.workspace.forget_state()
 
     def wait_for_deferred(self, timeout: float = TERRAFORM_TIMEOUT_SECONDS) -> None:
         """Wait until the whole stack is applied; raises LocalStackError if the deferred part failed."""
@@ -186,6 +272,7 @@ class LocalStack:
         if self.serving:
             self.serving.stop()
         if self.emulator:
+            self._save_for_warm_restart()
             self.emulator.stop()
             self.workspace.forget_state()  # it described resources in this emulator, which are gone with it
         if self._lock:
@@ -194,6 +281,7 @@ class LocalStack:
     def destroy(self) -> None:
         """`terraform destroy` of the local stack: interrupt the deferred apply cleanly if it is still running (no
         need to wait for it), then remove every resource the state holds from this stack's emulator."""
+        self._destroyed = True  # nothing to come back to
         self._running(self.deployment).destroy()
 
     # --- bringing the running stack up to date (watch mode) ---------------------------------------------
@@ -294,6 +382,15 @@ class LocalStack:
         lock.write(f"{os.getpid()}\n")
         lock.flush()
         self._lock = lock
+
+    def _save_for_warm_restart(self) -> None:
+        """Leave the emulator's recording and the state that goes with it for the next start (`local_stack.warm`),
+        if this run served and nothing was destroyed."""
+        deployment, emulator = self.deployment, self.emulator
+        if not (self._started and not self._destroyed and deployment and emulator):
+            return
+        deferred_done = deployment.deferred_done.is_set() and deployment.deferred_error is None
+        warm.save(self.options.work_dir, self.workspace, emulator, complete=deferred_done and deployment.complete)
 
     @staticmethod
     def _check_emulator(emulator: Emulator) -> None:
