@@ -14,6 +14,7 @@ custom error responses apply to the whole distribution, every origin
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -27,6 +28,12 @@ from tests.conftest import synthesize
 
 FUNCTION = "aws_cloudfront_function"
 DISTRIBUTION = "aws_cloudfront_distribution"
+# CreateFunction: a name of 1-64 letters, digits, '-' or '_'; a comment of at most 128 characters. moto checks
+# neither (it has no CloudFront Functions API), the provider's validation only the name's length.
+# (https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CreateFunction.html,
+# https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_FunctionConfig.html)
+FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+MAX_FUNCTION_COMMENT = 128
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +57,15 @@ def test_the_router_runs_on_cloudfront_js_2_0_and_is_published(prod):
     assert router["runtime"] == "cloudfront-js-2.0"
     assert router["publish"] is True
     assert router["name"] == "three-tier-prod-site-router"
+
+
+def test_the_routers_name_and_comment_are_what_cloudfront_accepts_with_the_longest_names(tmp_path):
+    # The longest resource-name prefix the settings allow: a 21-character project and a preview, 30 together.
+    longest = replace(load_environment("preview-a", {}), project="p" * 21)
+    router = synthesize([longest], tmp_path)["preview-a"].only(FUNCTION)
+    assert router["name"] == f"{'p' * 21}-preview-a-site-router"
+    assert FUNCTION_NAME.fullmatch(router["name"])
+    assert len(router["comment"]) <= MAX_FUNCTION_COMMENT
 
 
 def test_the_routers_code_is_the_rendered_file(prod, variants):
