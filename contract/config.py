@@ -478,6 +478,14 @@ class EmulatorSettings(Settings):
         "instead of the emulator's made-up execute-api host; None keeps that host.",
         Optional(IsOrigin(), "the execute-api host"),
     )
+    max_retries: int = setting(
+        2,
+        "The AWS provider's `max_retries` against the emulator: how many times it tries each call (provider 5.x "
+        "counts the first try). The emulator never throttles and runs inside local mode, so a call that fails "
+        "once is not worth AWS's default of 25 tries: were local mode killed during an apply, Terraform would "
+        "go on retrying against the gone emulator for a minute before it stopped.",
+        Between(1, 25),
+    )
 
 
 @dataclass(frozen=True)

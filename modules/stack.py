@@ -56,6 +56,7 @@ def local_provider_options(emulator: EmulatorSettings) -> dict[str, Any]:
         "skip_credentials_validation": True,
         "skip_metadata_api_check": "true",
         "s3_use_path_style": True,
+        "max_retries": emulator.max_retries,
     }
 
 

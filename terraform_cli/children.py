@@ -35,7 +35,11 @@ def ends_with_this_process(sig: signal.Signals) -> Callable[[], None] | None:
     exist (then the child is started as usual).
 
     The kernel sends it when the *thread* that started the child ends, not the process: start such children
-    from a thread that waits for them (as `subprocess.run` and the Terraform runner do).
+    from a thread that waits for them (as `subprocess.run` and the Terraform runner do). When the whole process
+    dies, the child is handed to another of its threads first and gets `sig` again when that one ends, so it may
+    get one or several, as the threads happen to die: Terraform exits at once on a second interrupt and stops
+    gracefully on a single one, which is why local mode's provider gives up on a gone emulator after two tries
+    (`emulator.max_retries`).
     """
     if not parent_death_signal_supported():
         return None

@@ -51,6 +51,13 @@ def test_local_provider_sends_every_service_to_the_emulator(local):
     assert "access_key" not in provider, "credentials belong in the environment, not the Terraform JSON"
 
 
+def test_local_provider_tries_each_call_to_the_emulator_twice_not_25_times(local, prod):
+    (local_provider,) = local.config["provider"]["aws"]
+    (prod_provider,) = prod.config["provider"]["aws"]
+    assert local_provider["max_retries"] == 2  # a gone emulator must not hold Terraform for a minute
+    assert "max_retries" not in prod_provider  # AWS throttles: there the provider's default of 25 is right
+
+
 @pytest.mark.parametrize("stack_name", ["prod", "local"])
 def test_each_stack_keeps_its_own_relative_state_file(synthesized, stack_name):
     backend = synthesized[stack_name].config["terraform"]["backend"]
