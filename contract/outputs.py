@@ -30,7 +30,7 @@ class StackOutputs:
     site_url: str = output("Where browsers load the site")
     api_url: str = output("GET this with ?userId=…")
     page_api_url: str = output("What the page calls: the API, or a path on the site")
-    bucket_name: str = output("The post-apply hook publishes web/ here")
+    bucket_name: str = output("The post-apply hook publishes the site folder (site.source_dir) here")
     distribution_id: str = output("The post-apply hook invalidates this")
     table_name: str = output("The users table")
     function_name: str = output("The get-user function")
