@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -35,6 +37,10 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 READ_ACTIONS = ("Get", "Describe", "List", "Query", "Scan", "BatchGet")
 # One request at a time in the whole process: moto's id generator is shared by every emulator of it.
 _ONE_AT_A_TIME = threading.Lock()
+# An answer slower than this is logged: the AWS provider resends a create whose answer it has waited for longer
+# than the resource's retry timeout (often 1-2 min), and the resent one then fails as "already exists".
+SLOW_ANSWER_SECONDS = 10.0
+_log = logging.getLogger(__name__)
 
 
 def seed_ids(seed: int) -> None:
@@ -90,6 +96,9 @@ class Recording:
     """The requests that may have changed one emulator, in the order it served them."""
 
     requests: list[RecordedRequest] = field(default_factory=list)
+    # The status and time of the last answers to SDK calls that may change the emulator, by the SDK's invocation id,
+    # so that a resent call (an SDK retry) can say what the attempt before it got.
+    _answers: dict[str, tuple[int, float]] = field(default_factory=dict, repr=False)
 
     def serve(self, app: WSGIApplication, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
         """Serve one request with `app`, recording it unless it only reads."""
@@ -109,7 +118,9 @@ class Recording:
             status.append(int(status_line.split()[0]))
             return start_response(status_line, headers, exc_info)
 
+        arrived = time.monotonic()
         with _ONE_AT_A_TIME:
+            started = time.monotonic()
             reads = only_reads(request_environ, body)
             generator = mock_random.getstate() if reads else None
             try:
@@ -125,7 +136,31 @@ class Recording:
                     mock_random.setstate(generator)
             if not reads and status:
                 self.requests.append(RecordedRequest(request_environ, body, status[0]))
+        _log_if_slow(request_environ, body, arrived, started)
+        if not reads and status:
+            self._note_answer(request_environ, body, status[0], time.monotonic() - arrived)
         return content
+
+    def _note_answer(self, environ: dict[str, str], body: bytes, status: int, seconds: float) -> None:
+        """Log an SDK's resend of a call that may change the emulator, with what the attempt before got: a create
+        resent after it succeeded fails as "already exists", and this line says why."""
+        invocation = environ.get("HTTP_AMZ_SDK_INVOCATION_ID")
+        if not invocation:
+            return
+        attempt = environ.get("HTTP_AMZ_SDK_REQUEST", "").partition("attempt=")[2].partition(";")[0]
+        earlier = self._answers.get(invocation)
+        if attempt.isdigit() and int(attempt) > 1:
+            said = f"{earlier[0]} after {earlier[1]:.1f} s" if earlier else "nothing this emulator saw"
+            _log.warning(
+                "the emulator got attempt %s of %s (answered %d); the attempt before it got %s",
+                attempt,
+                RecordedRequest(environ, body, status).line,
+                status,
+                said,
+            )
+        self._answers[invocation] = (status, seconds)
+        if len(self._answers) > 1024:  # only the latest calls can still be resent
+            del self._answers[next(iter(self._answers))]
 
     def replay(self, app: WSGIApplication, requests: Iterable[RecordedRequest]) -> str | None:
         """Serve `requests` again through `app` (which records them anew); None once every one got its recorded
@@ -143,6 +178,17 @@ class Recording:
             if status != request.status:
                 return f"request {number} ({request.line}) answered {status}, not {request.status} as recorded"
         return None
+
+
+def _log_if_slow(environ: dict[str, str], body: bytes, arrived: float, started: float) -> None:
+    answered = time.monotonic()
+    if answered - arrived >= SLOW_ANSWER_SECONDS:
+        _log.warning(
+            "the emulator took %.1f s to answer %s (%.1f s of it waiting for another request)",
+            answered - arrived,
+            RecordedRequest(environ, body, 0).line,
+            started - arrived,
+        )
 
 
 def _read_body(environ: WSGIEnvironment) -> bytes:

@@ -1,5 +1,6 @@
 """The embedded emulator behaves as AWS does where local mode depends on it."""
 
+import re
 from typing import Any
 
 
@@ -54,3 +55,51 @@ def test_a_new_emulator_starts_empty_even_on_a_port_another_one_used() -> None:
         assert again.client("iam").list_roles()["Roles"] == []
     finally:
         again.stop()
+
+
+def _create_table_attempt(url: str, attempt: int) -> int:
+    """DynamoDB's CreateTable as an AWS SDK sends it, attempt `attempt` of one SDK call."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    body = {
+        "TableName": "resent",
+        "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "k", "AttributeType": "S"}],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={
+            "X-Amz-Target": "DynamoDB_20120810.CreateTable",
+            "Content-Type": "application/x-amz-json-1.0",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=test/20261205/us-east-1/dynamodb/aws4_request",
+            "amz-sdk-invocation-id": "5d1c5a6e-0000-4000-8000-000000000001",
+            "amz-sdk-request": f"attempt={attempt}; max=3",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as refused:
+        return int(refused.code)
+
+
+def test_a_resent_create_is_logged_with_what_the_attempt_before_it_got(caplog: Any) -> None:
+    # The AWS provider's SDK resends a call whose answer it did not get (a 5xx, a dropped connection); when the
+    # first attempt had in fact created the resource, the resend fails as "already exists". The log says so.
+    from local_stack.emulator import start_emulator
+
+    running = start_emulator()
+    try:
+        with caplog.at_level("WARNING", logger="local_stack.recording"):
+            assert _create_table_attempt(running.url, 1) == 200
+            assert caplog.records == []
+            assert _create_table_attempt(running.url, 2) == 400
+    finally:
+        running.stop()
+    [resent] = [r.getMessage() for r in caplog.records]
+    assert "attempt 2 of POST / DynamoDB_20120810.CreateTable (answered 400)" in resent
+    assert re.search(r"; the attempt before it got 200 after \d+\.\d s$", resent)

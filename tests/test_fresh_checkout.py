@@ -20,6 +20,7 @@ import pytest
 
 from contract.outputs import StackOutputs
 from terraform_cli import StackWorkspace, write_cli_config
+from tests.terraform_log import calls_that_change
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -87,6 +88,9 @@ def test_cdktf_deploy_from_a_fresh_checkout_installs_from_the_mirror_on_the_firs
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",  # the emulator's fake credentials
         "AWS_REGION": "us-east-1",
+        # The provider's debug log, so that a failed create says whether it was sent twice and why (see below).
+        "TF_LOG": "DEBUG",
+        "TF_LOG_PATH": str(tmp_path / "terraform.log"),
     }
     outputs_file = tmp_path / "outputs.json"
     deploy = ["node_modules/.bin/cdktf", "deploy", "local", "--auto-approve", "--skip-provider-lock"]
@@ -99,7 +103,14 @@ def test_cdktf_deploy_from_a_fresh_checkout_installs_from_the_mirror_on_the_firs
         timeout=600,
         check=False,
     )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert done.returncode == 0, "\n".join(
+        [
+            done.stdout[-3000:],
+            done.stderr[-3000:],
+            "creates sent and answered:",
+            *calls_that_change(tmp_path / "terraform.log"),
+        ]
+    )
     outputs = StackOutputs.from_outputs_file(outputs_file, "local")
     assert outputs.table_name == "three-tier-local-users"
     lock_file = StackWorkspace("local", checkout / "cdktf.out").directory / ".terraform.lock.hcl"
