@@ -5,15 +5,25 @@
 Local mode runs this at start and, in watch mode, after an edit to modules/ or contract/: a fresh process imports
 the edited code (a running one would keep the old), and a broken edit fails here, printing Python's own error,
 while the running stack keeps serving.
+
+A synth starts Python, CDKTF and jsii's Node.js kernel with the provider's whole type assembly: seconds on a quiet
+machine, far more on a busy one, and most of a warm restart. So it is skipped when its output folder already holds
+a synth of the same inputs: the command, the interpreter, the packages that synthesize, and every file of the
+project and of the site's folder (a superset of what the synth reads; an edit anywhere, docs included, synthesizes
+again, which costs only time).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import importlib.metadata
+import json
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from contract.config import EnvironmentSettings
@@ -33,6 +43,61 @@ def synth_command(settings: EnvironmentSettings, outdir: Path, project: str | No
     return command + (["--same-origin"] if settings.site.api_same_origin else [])
 
 
+# Written into the output folder after a synth: what it was made from, and the stacks' configs it made.
+INPUTS_FILE = "synth-inputs.json"
+# Packages whose version changes what a synth writes.
+SYNTH_PACKAGES = ("cdktf", "cdktf-cdktf-provider-aws", "constructs", "jsii")
+# Folders of a project that hold no synth input (and may be large, or written by the run itself).
+NOT_INPUTS = frozenset({"node_modules", "cdktf.out", "__pycache__", "artifacts"})
+
+
+def _files(folder: Path, outdir: Path) -> Iterator[Path]:
+    """Every file under `folder` but in hidden folders (.git, .venv, .local…), NOT_INPUTS and `outdir`, in order."""
+    for root, folders, names in os.walk(folder):
+        here = Path(root)
+        folders[:] = sorted(f for f in folders if not f.startswith(".") and f not in NOT_INPUTS and here / f != outdir)
+        yield from (here / name for name in sorted(names))
+
+
+def synth_inputs(project_dir: Path, command: list[str], source_dir: Path, outdir: Path) -> str:
+    """A digest of everything a synth by `command` in `project_dir` depends on."""
+    digest = hashlib.sha256()
+    versions = {name: importlib.metadata.version(name) for name in SYNTH_PACKAGES}
+    digest.update(json.dumps([sys.version, command, versions]).encode())
+    folders = [project_dir.resolve()]
+    if not source_dir.resolve().is_relative_to(folders[0]):
+        folders.append(source_dir.resolve())
+    for folder in folders:
+        for file in _files(folder, outdir.resolve()):
+            try:
+                body = file.read_bytes()
+            except OSError:  # a socket, a file gone meanwhile: not something a synth reads
+                continue
+            digest.update(f"{file}\0{len(body)}\0".encode())
+            digest.update(body)
+    return digest.hexdigest()
+
+
+def _configs(outdir: Path) -> dict[str, str]:
+    return {
+        str(config.relative_to(outdir)): hashlib.sha256(config.read_bytes()).hexdigest()
+        for config in sorted(outdir.glob("stacks/*/cdk.tf.json"))
+    }
+
+
+def _already_synthesized(outdir: Path, inputs: str) -> bool:
+    """Whether `outdir` holds, unchanged, what a synth of `inputs` wrote."""
+    try:
+        recorded = json.loads((outdir / INPUTS_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    return (
+        isinstance(recorded, dict)
+        and recorded.get("inputs") == inputs
+        and recorded.get("configs") == _configs(outdir) != {}
+    )
+
+
 def synth_in_project(
     project_dir: Path,
     settings: EnvironmentSettings,
@@ -41,11 +106,18 @@ def synth_in_project(
     project: str | None = None,
     timeout: float = 120.0,
 ) -> str:
-    """Synthesize with the code in `project_dir`; returns "" on success, otherwise what the process printed."""
+    """Synthesize with the code in `project_dir`, unless `outdir` already holds a synth of the same inputs; returns
+    "" on success, otherwise what the process printed."""
+    command = synth_command(settings, outdir, project)
+    source_dir = project_dir / settings.site.source_dir  # an absolute source_dir stays itself
+    inputs = synth_inputs(project_dir, command, source_dir, outdir)
+    if _already_synthesized(outdir, inputs):
+        return ""
+    (outdir / INPUTS_FILE).unlink(missing_ok=True)  # a synth that fails half-way leaves no claim behind
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(project_dir), os.environ.get("PYTHONPATH", "")])}
     try:
         done = subprocess.run(
-            synth_command(settings, outdir, project),
+            command,
             cwd=project_dir,
             env=env,
             capture_output=True,
@@ -57,7 +129,10 @@ def synth_in_project(
         )
     except subprocess.TimeoutExpired:
         return f"synth did not finish in {timeout:.0f} s"
-    return "" if done.returncode == 0 else (done.stderr or done.stdout).strip()
+    if done.returncode != 0:
+        return (done.stderr or done.stdout).strip()
+    (outdir / INPUTS_FILE).write_text(json.dumps({"inputs": inputs, "configs": _configs(outdir)}, indent=1) + "\n")
+    return ""
 
 
 def main(argv: list[str] | None = None) -> int:
