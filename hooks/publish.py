@@ -308,6 +308,19 @@ def _record(
     )
 
 
+def _check_unchanged(documents: list[Asset]) -> None:
+    """Raise StorageError naming the files of `documents` that changed since the release was built, before any
+    page is replaced: the release keeps no bytes, each upload reads its file again (and checks it too)."""
+    changed = [str(a.recipe.file) for a in documents if a.recipe.changed()]
+    if changed:
+        more = f" (and {len(changed) - 1} more)" if len(changed) > 1 else ""
+        raise StorageError(
+            f"{changed[0]}{more} changed since this publish read it: no page was replaced, the live site is as it "
+            "was (the new assets were uploaded; nothing references them yet); publish again once the site's build "
+            "is done"
+        )
+
+
 def execute(
     plan: Plan, target: Target, options: PublishOptions, clients: SiteClients, *, git: str | None = None
 ) -> PublishResult:
@@ -315,6 +328,7 @@ def execute(
     (`publish_site` reports it as a `PublishError`)."""
     s3, bucket = clients.s3, target.bucket
     versions = upload(s3, bucket, plan.asset_uploads, "assets")
+    _check_unchanged(plan.document_uploads)
     if plan.invalidation_paths:
         # From here the new pages may be live: until they are invalidated, the next run must invalidate them.
         records.record_pending_invalidation(s3, bucket, plan.invalidation_paths)
