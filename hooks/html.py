@@ -64,7 +64,7 @@ SRCSET_TAGS = ("img", "source")
 _ATTRIBUTE = re.compile(r"""(?P<name>[^\s"'>/=]+)(?:(?P<equals>\s*=\s*)(?P<value>"[^"]*"|'[^']*'|[^\s"'=<>`]+))?""")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: the release keeps what every page of a large site loads
 class Reference:
     """A URL in a page: which attribute of which tag, on which line, and what it fetches."""
 

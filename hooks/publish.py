@@ -104,7 +104,7 @@ def publish_site(
         state = reader.submit(_locked_state, lock, target, options, clients)
         try:
             release, warnings = _checked_release(source, target, options)
-            plan = plan_publish(release, target, options, clients, state.result())
+            plan = plan_publish(release, target, options, clients, state.result().pop())
             result = execute(plan, target, options, clients, git=records.git_commit(source))
         except (records.LockHeld, StorageError) as exc:
             raise PublishError(str(exc)) from exc
@@ -214,9 +214,13 @@ class BucketState:
         )
 
 
-def _locked_state(lock: PublishLock, target: Target, options: PublishOptions, clients: SiteClients) -> BucketState:
+def _locked_state(
+    lock: PublishLock, target: Target, options: PublishOptions, clients: SiteClients
+) -> list[BucketState]:
+    """The state, in a list the caller empties: the future returning it lives as long as the publish, the state
+    need not (a large site's listing and older records are not needed while uploading)."""
     lock.acquire()
-    return BucketState.read(target, options, clients)
+    return [BucketState.read(target, options, clients)]
 
 
 def plan_publish(

@@ -27,6 +27,7 @@ import mimetypes
 import os
 import posixpath
 import re
+import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -295,7 +296,7 @@ def render_config(api_url: str) -> bytes:
 def content_type(key: str) -> str:
     guessed = mimetypes.guess_type(key)[0] or "application/octet-stream"
     if guessed.startswith("text/") or guessed in _TEXT_TYPES:
-        return f"{guessed}; charset=utf-8"
+        return sys.intern(f"{guessed}; charset=utf-8")  # one string per type, not one per file of a large site
     return guessed
 
 
@@ -366,11 +367,12 @@ def _unsafe_name(key: str) -> str | None:
     return None
 
 
-def source_files(source: Path, *, allow_dotfiles: bool = False) -> tuple[dict[str, Path], list[str]]:
-    """The files to publish (key -> path; nothing read yet), and the dotfiles left out. Raises SourceError, naming
+def source_files(source: Path, *, allow_dotfiles: bool = False) -> tuple[dict[str, str], list[str]]:
+    """The files to publish (key -> path, a string: a Path each weighs more; nothing read yet), and the dotfiles
+    left out. Raises SourceError, naming
     the file, for a link that leaves the folder or a name that cannot be served safely: nothing is published then."""
     root = source.resolve()
-    files: dict[str, Path] = {}
+    files: dict[str, str] = {}
     left_out: list[str] = []
     for directory, subdirectories, names in os.walk(root, followlinks=False):
         here = Path(directory)
@@ -392,7 +394,7 @@ def source_files(source: Path, *, allow_dotfiles: bool = False) -> tuple[dict[st
                 continue
             if problem := _unsafe_name(key):
                 raise SourceError(f"{source / key!s}: {problem}; rename it (nothing was published)")
-            files[key] = path
+            files[key] = os.fspath(path)
     return files, left_out
 
 
@@ -454,14 +456,15 @@ class _SiteScan:
         return key in self.files and not key.endswith(PAGE_SUFFIXES)
 
 
-def _scan(source: Path, paths: dict[str, Path], config: bytes) -> _SiteScan:
+def _scan(source: Path, paths: dict[str, str], config: bytes) -> _SiteScan:
     files = set(paths) | {CONFIG_NAME}
     by_name: dict[str, list[str]] = {}
     for key in sorted(files):
         by_name.setdefault(posixpath.basename(key), []).append(key)
     scan = _SiteScan(source, files, by_name)
     for key, path in paths.items():
-        scan.add(key, path.read_bytes())
+        with open(path, "rb") as file:
+            scan.add(key, file.read())
     scan.add(CONFIG_NAME, config)
     return scan
 
@@ -575,7 +578,7 @@ def site_inline_hashes(source: Path) -> InlineHashes:
         raise FileNotFoundError(f"{source} is not a folder")
     files, _ = source_files(source)
     return inline_hashes(
-        scan_page(_page_text(key, path.read_bytes(), source))
+        scan_page(_page_text(key, Path(path).read_bytes(), source))
         for key, path in sorted(files.items())
         if key.endswith(PAGE_SUFFIXES)
     )

@@ -109,7 +109,7 @@ class SiteClients:
 # --- reading the bucket -----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a listing of a large site holds 10,000
 class StoredObject:
     """An object as ListObjectsV2 lists it."""
 

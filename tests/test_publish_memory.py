@@ -1,5 +1,6 @@
 """Memory that stays flat as the site grows: a release keeps no file's bytes (each upload reads its file again and
-checks it is the one planned), and uploads are bounded, so only the bodies being sent are in memory."""
+checks it is the one planned), uploads are bounded, so only the bodies being sent are in memory, and the recent
+release records share what they have in common."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from hooks import storage
-from hooks.records import RELEASES_PREFIX
+from hooks.records import RELEASES_PREFIX, PublishedObject, ReleaseRecord
 from hooks.release import SourceChanged, build_release
 from hooks.storage import IN_FLIGHT, UPLOAD_WORKERS, StorageError, upload
 from tests.publishing import API_URL, body, live_page_is_whole, make_site, objects, run
@@ -85,6 +87,29 @@ def test_a_file_changed_after_planning_is_not_uploaded(tmp_path):
     (about,) = [a for a in release.documents if a.key == "about/index.html"]
     with pytest.raises(SourceChanged, match=r"about\.html: changed since this publish read it"):
         about.read()
+
+
+# --- release records: the recent ones share what they have in common -------------------------------------------
+
+
+def record(objects: dict[str, PublishedObject]) -> ReleaseRecord:
+    return ReleaseRecord(id="r", created="2026-12-05T00:00:00Z", source_hash="h", objects=objects)
+
+
+def test_records_read_together_share_their_equal_objects():
+    same = PublishedObject(hashlib.md5(b"a").hexdigest(), "text/html; charset=utf-8", "no-cache", "v1")
+    older, newer = record({"a.html": same}), record({"a.html": same, "b.html": replace(same, version_id="v2")})
+    shared: dict[Any, Any] = {}
+    read_older, read_newer = (ReleaseRecord.from_json(r.to_json(), shared) for r in (older, newer))
+    assert (read_older, read_newer) == (older, newer)
+    assert read_older.objects["a.html"] is read_newer.objects["a.html"]
+
+
+def test_a_record_of_files_named_like_an_objects_fields_reads_back():
+    published = PublishedObject("m", "text/plain; charset=utf-8", "public, max-age=300")
+    named = record(dict.fromkeys(("md5", "content_type", "cache_control", "version_id"), published))
+    assert ReleaseRecord.from_json(named.to_json()) == named
+    assert ReleaseRecord.from_json(record({}).to_json()) == record({})
 
 
 # --- publishing: a changed file fails the publish, the live site stays as it was ---------------------------------
