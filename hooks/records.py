@@ -202,17 +202,11 @@ class ReleaseRecord:
         def parsed(pairs: list[tuple[str, Any]]) -> Any:
             names = {name for name, _ in pairs}
             if _OBJECT_REQUIRED <= names <= _OBJECT_FIELDS and all(isinstance(v, str | None) for _, v in pairs):
-                o = dict(pairs)
-                same = (str(o["md5"]), str(o["content_type"]), str(o["cache_control"]), o.get("version_id"))
-                if (found := memo.get(same)) is None:
-                    md5, content_type, cache_control, version = same
-                    found = memo[same] = PublishedObject(
-                        memo.setdefault(md5, md5),
-                        memo.setdefault(content_type, content_type),
-                        memo.setdefault(cache_control, cache_control),
-                        version if version is None else memo.setdefault(version, version),
-                    )
-                return found
+                o = {name: v if v is None else memo.setdefault(v, v) for name, v in pairs}
+                made = PublishedObject(
+                    str(o["md5"]), str(o["content_type"]), str(o["cache_control"]), o.get("version_id")
+                )
+                return memo.setdefault(made, made)
             return {memo.setdefault(name, name): value for name, value in pairs}  # a record, or its objects
 
         return cls(**json.loads(body, object_pairs_hook=parsed))
