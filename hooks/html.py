@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
@@ -64,7 +64,7 @@ SRCSET_TAGS = ("img", "source")
 _ATTRIBUTE = re.compile(r"""(?P<name>[^\s"'>/=]+)(?:(?P<equals>\s*=\s*)(?P<value>"[^"]*"|'[^']*'|[^\s"'=<>`]+))?""")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: the release keeps what every page of a large site loads
 class Reference:
     """A URL in a page: which attribute of which tag, on which line, and what it fetches."""
 
@@ -92,7 +92,9 @@ class InlineCode:
 
 
 @dataclass
-class _StartTag:
+class StartTag:
+    """A start tag as written in the page, where, and the URLs in it."""
+
     offset: int
     text: str
     tag: str
@@ -106,22 +108,44 @@ class Page:
     source: str
     references: list[Reference]
     inline: list[InlineCode]
-    _tags: list[_StartTag]
+    tags: list[StartTag]
 
     def rewrite(self, new_url: Callable[[Reference], str | None]) -> str:
         """The page with each reference for which `new_url` gives a URL pointed at it; the rest untouched."""
-        pieces, position = [], 0
-        for tag in self._tags:
-            changes = {}
-            for reference in tag.references:
-                replacement = new_url(reference)
-                if replacement is not None and replacement != reference.url:
-                    changes[(reference.attribute, reference.url)] = replacement
-            if not changes:
-                continue
-            pieces += [self.source[position : tag.offset], _rewritten_tag(tag.text, changes)]
-            position = tag.offset + len(tag.text)
-        return "".join([*pieces, self.source[position:]])
+        return apply_edits(self.source, tag_edits(self.tags, new_url))
+
+
+@dataclass(frozen=True, slots=True)
+class TagEdit:
+    """A start tag of a page and the URLs to change in it: with the page's text, all it takes to rewrite the page
+    again without parsing it again (`apply_edits`)."""
+
+    offset: int
+    text: str
+    changes: dict[tuple[str, str], str]  # (attribute, URL as written) -> new URL
+
+
+def tag_edits(tags: Iterable[StartTag], new_url: Callable[[Reference], str | None]) -> tuple[TagEdit, ...]:
+    """The edits to the start tags `tags` (in page order) in which `new_url` changes a URL."""
+    edits = []
+    for tag in tags:
+        changes = {}
+        for reference in tag.references:
+            replacement = new_url(reference)
+            if replacement is not None and replacement != reference.url:
+                changes[(reference.attribute, reference.url)] = replacement
+        if changes:
+            edits.append(TagEdit(tag.offset, tag.text, changes))
+    return tuple(edits)
+
+
+def apply_edits(source: str, edits: Iterable[TagEdit]) -> str:
+    """`source` with `edits` (of its start tags, in order) made; the rest untouched."""
+    pieces, position = [], 0
+    for edit in edits:
+        pieces += [source[position : edit.offset], _rewritten_tag(edit.text, edit.changes)]
+        position = edit.offset + len(edit.text)
+    return "".join([*pieces, source[position:]])
 
 
 def srcset_urls(srcset: str) -> list[str]:
@@ -161,7 +185,7 @@ class _Scanner(HTMLParser):
         self._line_starts = [0] + [m.end() for m in re.finditer(r"\n", source)]
         self.references: list[Reference] = []
         self.inline: list[InlineCode] = []
-        self.tags: list[_StartTag] = []
+        self.tags: list[StartTag] = []
         self._in: tuple[str, int, bool] | None = None  # script or style being read: tag, line, counts as code
         self._text: list[str] = []
 
@@ -174,7 +198,7 @@ class _Scanner(HTMLParser):
     def _start(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         line, column = self.getpos()
         values = {name: value or "" for name, value in attrs}
-        start_tag = _StartTag(self._line_starts[line - 1] + column, self.get_starttag_text() or "", tag)
+        start_tag = StartTag(self._line_starts[line - 1] + column, self.get_starttag_text() or "", tag)
         for name, value in values.items():
             if name.startswith("on"):
                 self.inline.append(InlineCode(f"{name} attribute", "script", line, _as_parsed(value)))

@@ -104,7 +104,7 @@ def publish_site(
         state = reader.submit(_locked_state, lock, target, options, clients)
         try:
             release, warnings = _checked_release(source, target, options)
-            plan = plan_publish(release, target, options, clients, state.result())
+            plan = plan_publish(release, target, options, clients, state.result().pop())
             result = execute(plan, target, options, clients, git=records.git_commit(source))
         except (records.LockHeld, StorageError) as exc:
             raise PublishError(str(exc)) from exc
@@ -214,9 +214,13 @@ class BucketState:
         )
 
 
-def _locked_state(lock: PublishLock, target: Target, options: PublishOptions, clients: SiteClients) -> BucketState:
+def _locked_state(
+    lock: PublishLock, target: Target, options: PublishOptions, clients: SiteClients
+) -> list[BucketState]:
+    """The state, in a list the caller empties: the future returning it lives as long as the publish, the state
+    need not (a large site's listing and older records are not needed while uploading)."""
     lock.acquire()
-    return BucketState.read(target, options, clients)
+    return [BucketState.read(target, options, clients)]
 
 
 def plan_publish(
@@ -308,6 +312,19 @@ def _record(
     )
 
 
+def _check_unchanged(documents: list[Asset]) -> None:
+    """Raise StorageError naming the files of `documents` that changed since the release was built, before any
+    page is replaced: the release keeps no bytes, each upload reads its file again (and checks it too)."""
+    changed = [str(a.recipe.file) for a in documents if a.recipe.changed()]
+    if changed:
+        more = f" (and {len(changed) - 1} more)" if len(changed) > 1 else ""
+        raise StorageError(
+            f"{changed[0]}{more} changed since this publish read it: no page was replaced, the live site is as it "
+            "was (the new assets were uploaded; nothing references them yet); publish again once the site's build "
+            "is done"
+        )
+
+
 def execute(
     plan: Plan, target: Target, options: PublishOptions, clients: SiteClients, *, git: str | None = None
 ) -> PublishResult:
@@ -315,6 +332,7 @@ def execute(
     (`publish_site` reports it as a `PublishError`)."""
     s3, bucket = clients.s3, target.bucket
     versions = upload(s3, bucket, plan.asset_uploads, "assets")
+    _check_unchanged(plan.document_uploads)
     if plan.invalidation_paths:
         # From here the new pages may be live: until they are invalidated, the next run must invalidate them.
         records.record_pending_invalidation(s3, bucket, plan.invalidation_paths)

@@ -27,10 +27,10 @@ import mimetypes
 import os
 import posixpath
 import re
+import sys
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
@@ -39,7 +39,7 @@ from contract.headers import InlineHashes
 from contract.site_files import INDEX_DOCUMENT, PRIVATE_PREFIX
 from hooks import css
 from hooks.csp import ContentSecurityPolicy, Finding, inline_finding, inline_hashes, url_finding
-from hooks.html import Page, Reference, scan_page
+from hooks.html import InlineCode, Reference, StartTag, TagEdit, apply_edits, scan_page, tag_edits
 
 CONFIG_NAME = "config.js"
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -90,24 +90,107 @@ class SourceError(ValueError):
     """The source folder cannot be published as it is; the message names the file and why."""
 
 
-@dataclass(frozen=True)
+class SourceChanged(SourceError):
+    """A file is no longer what the publish planned to upload: it changed (or went) since the release was built."""
+
+
+# How an object's bytes are made from its file (`Recipe.kind`).
+AS_WRITTEN = "as written"
+REWRITTEN_PAGE = "rewritten page"
+DIRECTORY_COPY = "directory copy"  # a page again, one folder deeper (`_directory_copies`)
+REWRITTEN_STYLESHEET = "rewritten stylesheet"
+GENERATED = "generated"  # the frontend config: no file
+
+
+def _md5(body: bytes) -> str:
+    return hashlib.md5(body, usedforsecurity=False).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Recipe:
+    """How an object's bytes are made again when it is uploaded: the release keeps no file's bytes (memory does not
+    grow with the site), only what it takes to read the file again, check it is still the one planned, and
+    rewrite it as planned."""
+
+    kind: str
+    source: Path  # the site's folder
+    key: str  # the file in it, as written
+    file_md5: str  # the file's bytes when the release was built
+    renamed: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)  # a stylesheet's: one map
+    edits: tuple[TagEdit, ...] = ()  # a rewritten page's
+    generated: bytes = b""  # the frontend config: tens of bytes
+
+    @property
+    def file(self) -> Path:
+        return self.source / self.key
+
+    def changed(self) -> bool:
+        """Whether the file is no longer the one planned (other bytes, or gone)."""
+        try:
+            self._file_bytes()
+        except SourceChanged:
+            return True
+        return False
+
+    def make(self) -> bytes:
+        """The object's bytes, made from the file as planned; raises SourceChanged naming the file when it is no
+        longer the one planned."""
+        body = self._file_bytes()
+        if self.kind in (AS_WRITTEN, GENERATED):
+            return body
+        if self.kind == REWRITTEN_STYLESHEET:
+            return css.rewrite(body.decode("utf-8", errors="replace"), _renaming(self.key, self.renamed)).encode()
+        page = apply_edits(body.decode("utf-8"), self.edits)
+        if self.kind == DIRECTORY_COPY:
+            page = scan_page(page).rewrite(_root_relative(self.key))
+        return page.encode()
+
+    def _file_bytes(self) -> bytes:
+        if self.kind == GENERATED:
+            return self.generated
+        try:
+            body = self.file.read_bytes()
+        except OSError as exc:
+            raise SourceChanged(f"{self.file}: {_CHANGED} (it cannot be read any more: {exc.strerror})") from exc
+        if _md5(body) != self.file_md5:
+            raise SourceChanged(f"{self.file}: {_CHANGED}")
+        return body
+
+
+_CHANGED = "changed since this publish read it, so it was not uploaded; publish again once the site's build is done"
+
+
+@dataclass(frozen=True, slots=True)
 class Asset:
-    """One object to publish."""
+    """One object to publish: what the plan needs of it, and how to make its bytes when it is uploaded."""
 
     key: str
-    body: bytes
     content_type: str
     cache_control: str
+    md5: str  # of the bytes to upload: what S3 reports as the ETag of a single-part upload
+    size: int
+    recipe: Recipe = field(repr=False)
 
     @property
     def fingerprinted(self) -> bool:
         return self.cache_control == IMMUTABLE
 
-    @cached_property
-    def md5(self) -> str:
-        """What S3 reports as the ETag of a single-part upload (computed once: a publish compares it several
-        times)."""
-        return hashlib.md5(self.body, usedforsecurity=False).hexdigest()
+    def read(self) -> bytes:
+        """The bytes to upload, made again from the file; raises SourceChanged naming the file when they are not
+        the ones planned (their MD5 differs)."""
+        body = self.recipe.make()
+        if self.recipe.kind != AS_WRITTEN and _md5(body) != self.md5:  # as written: make() compared that MD5
+            raise SourceChanged(f"{self.recipe.file}: {_CHANGED}")
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class PageFacts:
+    """What the release needs of a page once it has been read: what it loads, frames or submits to (not its plain
+    links) and its inline code, for the content security policy and for what gets fingerprinted."""
+
+    references: tuple[Reference, ...]
+    inline: tuple[InlineCode, ...]
 
 
 @dataclass(frozen=True)
@@ -118,7 +201,7 @@ class Release:
     documents: tuple[Asset, ...]
     api_url: str
     source_name: str = "web"
-    pages: dict[str, Page] = field(default_factory=dict)  # by key, as written in the source
+    pages: dict[str, PageFacts] = field(default_factory=dict)  # by key, as written in the source
     stylesheets: dict[str, list[css.CssReference]] = field(default_factory=dict)  # by key, as written
     left_out: tuple[str, ...] = ()  # dotfiles not published
 
@@ -213,16 +296,17 @@ def render_config(api_url: str) -> bytes:
 def content_type(key: str) -> str:
     guessed = mimetypes.guess_type(key)[0] or "application/octet-stream"
     if guessed.startswith("text/") or guessed in _TEXT_TYPES:
-        return f"{guessed}; charset=utf-8"
+        return sys.intern(f"{guessed}; charset=utf-8")  # one string per type, not one per file of a large site
     return guessed
 
 
-def fingerprinted_key(key: str, body: bytes) -> str:
-    """style.css -> style.3f2a9c1b7d4e.css: a new name whenever the content changes."""
+def fingerprinted_key(key: str, sha256: str) -> str:
+    """style.css -> style.3f2a9c1b7d4e.css (the start of the SHA-256 of its bytes): a new name whenever the content
+    changes."""
     stem, dot, extension = posixpath.basename(key).rpartition(".")
     if not dot:
         stem, extension = extension, ""
-    digest = hashlib.sha256(body).hexdigest()[:12]
+    digest = sha256[:12]
     name = f"{stem}.{digest}.{extension}" if extension else f"{stem}.{digest}"
     return posixpath.join(posixpath.dirname(key), name)
 
@@ -283,11 +367,12 @@ def _unsafe_name(key: str) -> str | None:
     return None
 
 
-def source_files(source: Path, *, allow_dotfiles: bool = False) -> tuple[dict[str, bytes], list[str]]:
-    """The files to publish, by key, and the dotfiles left out. Raises SourceError, naming the file, for a link
-    that leaves the folder or a name that cannot be served safely: nothing is published then."""
+def source_files(source: Path, *, allow_dotfiles: bool = False) -> tuple[dict[str, str], list[str]]:
+    """The files to publish (key -> path, a string: a Path each weighs more; nothing read yet), and the dotfiles
+    left out. Raises SourceError, naming
+    the file, for a link that leaves the folder or a name that cannot be served safely: nothing is published then."""
     root = source.resolve()
-    files: dict[str, bytes] = {}
+    files: dict[str, str] = {}
     left_out: list[str] = []
     for directory, subdirectories, names in os.walk(root, followlinks=False):
         here = Path(directory)
@@ -309,7 +394,7 @@ def source_files(source: Path, *, allow_dotfiles: bool = False) -> tuple[dict[st
                 continue
             if problem := _unsafe_name(key):
                 raise SourceError(f"{source / key!s}: {problem}; rename it (nothing was published)")
-            files[key] = path.read_bytes()
+            files[key] = os.fspath(path)
     return files, left_out
 
 
@@ -335,47 +420,106 @@ def _page_text(key: str, body: bytes, source: Path) -> str:
         ) from exc
 
 
+@dataclass
+class _SiteScan:
+    """What one read of each file tells the release; the files' bytes are not kept."""
+
+    source: Path
+    files: set[str]  # every key, the config's included
+    by_name: dict[str, list[str]]  # keys by their last part
+    md5: dict[str, str] = field(default_factory=dict)
+    size: dict[str, int] = field(default_factory=dict)
+    sha256: dict[str, str] = field(default_factory=dict)  # for a fingerprinted name: not of pages
+    pages: dict[str, PageFacts] = field(default_factory=dict)
+    tags: dict[str, tuple[StartTag, ...]] = field(default_factory=dict)  # a page's start tags naming a site file
+    stylesheets: dict[str, list[css.CssReference]] = field(default_factory=dict)
+    named: set[str] = field(default_factory=set)  # files named in text the hook does not parse
+
+    def add(self, key: str, body: bytes) -> None:
+        self.md5[key], self.size[key] = _md5(body), len(body)
+        if key.endswith(PAGE_SUFFIXES):
+            page = scan_page(_page_text(key, body, self.source))
+            self.pages[key] = PageFacts(
+                tuple(r for r in page.references if r.loads or r.kind in ("frame", "form", "base")), tuple(page.inline)
+            )
+            self.tags[key] = tuple(t for t in page.tags if any(self._may_be_renamed(r, key) for r in t.references))
+            return
+        self.sha256[key] = hashlib.sha256(body).hexdigest()[:12]  # all a fingerprinted name takes
+        if key.endswith(".css"):
+            self.stylesheets[key] = css.references(body.decode("utf-8", errors="replace"))
+        if key.endswith(UNPARSED_TEXT_SUFFIXES) and key != CONFIG_NAME:
+            names = _named_files(body.decode("utf-8", errors="replace"))
+            self.named |= {k for name in names & self.by_name.keys() for k in self.by_name[name] if k != key}
+
+    def _may_be_renamed(self, reference: Reference, page_key: str) -> bool:
+        key = resolve(reference.url, page_key)
+        return key in self.files and not key.endswith(PAGE_SUFFIXES)
+
+
+def _scan(source: Path, paths: dict[str, str], config: bytes) -> _SiteScan:
+    files = set(paths) | {CONFIG_NAME}
+    by_name: dict[str, list[str]] = {}
+    for key in sorted(files):
+        by_name.setdefault(posixpath.basename(key), []).append(key)
+    scan = _SiteScan(source, files, by_name)
+    for key, path in paths.items():
+        with open(path, "rb") as file:
+            scan.add(key, file.read())
+    scan.add(CONFIG_NAME, config)
+    return scan
+
+
 def build_release(source: Path, api_url: str, *, allow_dotfiles: bool = False) -> Release:
-    """The release of `source` (web/) for a stack whose page calls the API at `api_url`."""
+    """The release of `source` (web/) for a stack whose page calls the API at `api_url`: each file is read once
+    here (and again when it is uploaded); what the release keeps of it is its MD5, size, headers and how it is
+    rewritten."""
     if not (source / INDEX_DOCUMENT).is_file():
         raise FileNotFoundError(f"{source}/{INDEX_DOCUMENT} not found: --source must be the site's folder")
-    files, left_out = source_files(source, allow_dotfiles=allow_dotfiles)
-    files[CONFIG_NAME] = render_config(api_url)  # a config.js left in web/ by hand is replaced, never published
-    pages = {
-        key: scan_page(_page_text(key, body, source)) for key, body in files.items() if key.endswith(PAGE_SUFFIXES)
-    }
-    stylesheets = {
-        key: css.references(body.decode("utf-8", errors="replace"))
-        for key, body in files.items()
-        if key.endswith(".css")
-    }
-    kept = _kept_names(files, pages, stylesheets)
-    fingerprint = _what_pages_load(pages, stylesheets, files) - kept
-    renamed: dict[str, str] = {}
-    bodies: dict[str, bytes] = {}
+    paths, left_out = source_files(source, allow_dotfiles=allow_dotfiles)
+    paths.pop(CONFIG_NAME, None)  # a config.js left in web/ by hand is replaced, never published
+    config = render_config(api_url)
+    scan = _scan(source, paths, config)
+    pages, stylesheets = scan.pages, scan.stylesheets
+    kept = _kept_names(scan)
+    fingerprint = _what_pages_load(pages, stylesheets, scan.files) - kept
+    renamed: dict[str, str] = {}  # the stylesheets' recipes share it: complete once the loop below is done
+
+    def as_written(key: str) -> Recipe:
+        if key == CONFIG_NAME:
+            return Recipe(GENERATED, source, key, scan.md5[key], generated=config)
+        return Recipe(AS_WRITTEN, source, key, scan.md5[key])
+
+    def planned(key: str, recipe: Recipe, cache_control: str, published_as: str | None = None) -> Asset:
+        if recipe.kind in (AS_WRITTEN, GENERATED):
+            md5, size = scan.md5[key], scan.size[key]
+        else:  # made once now for its MD5 and size, and again when uploaded
+            body = recipe.make()
+            md5, size = _md5(body), len(body)
+        return Asset(published_as or key, content_type(key), cache_control, md5, size, recipe)
+
+    assets = []
     for key in _stylesheets_last(fingerprint, stylesheets):
-        body = files[key]
         if key in stylesheets:  # point it at what it loads, under their new names, before hashing it
-            body = css.rewrite(body.decode("utf-8", errors="replace"), _renaming(key, renamed)).encode()
-        bodies[key], renamed[key] = body, fingerprinted_key(key, body)
-    bundled = {key for key in kept - set(pages) if is_bundler_fingerprinted(key)}
-    assets = tuple(
-        sorted(
-            [Asset(renamed[key], bodies[key], content_type(key), IMMUTABLE) for key in fingerprint]
-            + [Asset(key, files[key], content_type(key), IMMUTABLE) for key in bundled],
-            key=lambda a: a.key,
-        )
-    )
-    documents = []
-    for key in sorted(set(files) - fingerprint - bundled - {CONFIG_NAME}):
-        if key in pages:
-            body = pages[key].rewrite(_renaming(key, renamed)).encode()
-            documents.append(Asset(key, body, content_type(key), REVALIDATE))
+            recipe = Recipe(REWRITTEN_STYLESHEET, source, key, scan.md5[key], renamed)
+            body = recipe.make()
+            renamed[key] = fingerprinted_key(key, hashlib.sha256(body).hexdigest())
+            assets.append(Asset(renamed[key], content_type(key), IMMUTABLE, _md5(body), len(body), recipe))
         else:
-            documents.append(Asset(key, files[key], content_type(key), SHORT_LIVED))
-    documents += _directory_copies(documents, files)
+            renamed[key] = fingerprinted_key(key, scan.sha256[key])
+            assets.append(planned(key, as_written(key), IMMUTABLE, renamed[key]))
+    bundled = {key for key in kept - set(pages) if is_bundler_fingerprinted(key)}
+    assets += [planned(key, as_written(key), IMMUTABLE) for key in bundled]
+    documents = []
+    for key in sorted(scan.files - fingerprint - bundled - {CONFIG_NAME}):
+        if key in pages:
+            edits = tag_edits(scan.tags[key], _renaming(key, renamed))
+            recipe = Recipe(REWRITTEN_PAGE, source, key, scan.md5[key], edits=edits) if edits else as_written(key)
+            documents.append(planned(key, recipe, REVALIDATE))
+        else:
+            documents.append(planned(key, as_written(key), SHORT_LIVED))
+    documents += _directory_copies(documents, scan.files)
     return Release(
-        assets=assets,
+        assets=tuple(sorted(assets, key=lambda a: a.key)),
         documents=tuple(sorted(documents, key=lambda a: a.key)),
         api_url=api_url,
         source_name=source.name,
@@ -394,7 +538,7 @@ def directory_copy_key(key: str) -> str | None:
     return posixpath.join(folder, name.removesuffix(".html"), INDEX_DOCUMENT)
 
 
-def _directory_copies(documents: list[Asset], files: dict[str, bytes]) -> list[Asset]:
+def _directory_copies(documents: list[Asset], files: set[str]) -> list[Asset]:
     """Pages written as `name.html` (Next's static export, Eleventy), also as `name/index.html` where the site has
     no such page, so that `/name`, redirected to `/name/` (contract/routing.py), reaches them. In the copy, one
     folder deeper, relative references are made root-relative, so they still point where the page's do."""
@@ -403,9 +547,9 @@ def _directory_copies(documents: list[Asset], files: dict[str, bytes]) -> list[A
         copy_key = directory_copy_key(page.key)
         if page.cache_control != REVALIDATE or copy_key is None or copy_key in files:
             continue
-        source = page.body.decode("utf-8")
-        body = scan_page(source).rewrite(_root_relative(page.key)).encode()
-        copies.append(replace(page, key=copy_key, body=body))
+        recipe = replace(page.recipe, kind=DIRECTORY_COPY)
+        body = recipe.make()
+        copies.append(replace(page, key=copy_key, md5=_md5(body), size=len(body), recipe=recipe))
     return copies
 
 
@@ -434,7 +578,9 @@ def site_inline_hashes(source: Path) -> InlineHashes:
         raise FileNotFoundError(f"{source} is not a folder")
     files, _ = source_files(source)
     return inline_hashes(
-        scan_page(_page_text(key, body, source)) for key, body in sorted(files.items()) if key.endswith(PAGE_SUFFIXES)
+        scan_page(_page_text(key, Path(path).read_bytes(), source))
+        for key, path in sorted(files.items())
+        if key.endswith(PAGE_SUFFIXES)
     )
 
 
@@ -457,12 +603,12 @@ def site_code_hashes(site: SiteSettings, project_dir: Path) -> InlineHashes:
         ) from exc
 
 
-def _renaming(document_key: str, renamed: dict[str, str]) -> Callable[[Reference | css.CssReference], str | None]:
+def _renaming(document_key: str, renamed: Mapping[str, str]) -> Callable[[Reference | css.CssReference], str | None]:
     """For a reference in `document_key`: its URL pointed at the renamed file, or None to leave it as written."""
 
     def new_url(reference: Reference | css.CssReference) -> str | None:
         key = resolve(reference.url, document_key)
-        return relink(reference.url, document_key, renamed[key]) if key in renamed else None
+        return relink(reference.url, document_key, renamed[key]) if key is not None and key in renamed else None
 
     return new_url
 
@@ -478,33 +624,24 @@ def _named_files(text: str) -> set[str]:
     return names
 
 
-def _kept_names(
-    files: dict[str, bytes], pages: dict[str, Page], stylesheets: dict[str, list[css.CssReference]]
-) -> set[str]:
+def _kept_names(scan: _SiteScan) -> set[str]:
     """The files that keep their names: named in text the hook does not parse, fingerprinted by a bundler, and
     what a kept stylesheet loads (it is published as written), transitively."""
-    by_name: dict[str, list[str]] = {}
-    for key in files:
-        by_name.setdefault(posixpath.basename(key), []).append(key)
-    kept = {key for key in files if is_bundler_fingerprinted(key)}
-    for key, body in files.items():
-        if key.endswith(UNPARSED_TEXT_SUFFIXES) and key != CONFIG_NAME:
-            names = _named_files(body.decode("utf-8", errors="replace"))
-            kept |= {k for name in names & by_name.keys() for k in by_name[name] if k != key}
-    pending = [key for key in kept if key in stylesheets]
+    kept = {key for key in scan.files if is_bundler_fingerprinted(key)} | scan.named
+    pending = [key for key in kept if key in scan.stylesheets]
     while pending:
         sheet = pending.pop()
-        for ref in stylesheets[sheet]:
+        for ref in scan.stylesheets[sheet]:
             if (loaded := resolve(ref.url, sheet)) is None:
                 continue
-            if loaded not in kept and loaded in files:
+            if loaded not in kept and loaded in scan.files:
                 kept.add(loaded)
-                pending += [loaded] if loaded in stylesheets else []
-    return kept - set(pages)
+                pending += [loaded] if loaded in scan.stylesheets else []
+    return kept - set(scan.pages)
 
 
 def _what_pages_load(
-    pages: dict[str, Page], stylesheets: dict[str, list[css.CssReference]], files: dict[str, bytes]
+    pages: dict[str, PageFacts], stylesheets: dict[str, list[css.CssReference]], files: set[str]
 ) -> set[str]:
     """The files the pages load, and what those stylesheets load in turn, but pages and well-known names."""
     loaded: set[str] = set()
@@ -518,7 +655,7 @@ def _what_pages_load(
     return loaded
 
 
-def _loaded_by_page(page: Page, page_key: str) -> Iterable[str]:
+def _loaded_by_page(page: PageFacts, page_key: str) -> Iterable[str]:
     return (k for ref in page.references if ref.loads and (k := resolve(ref.url, page_key)))
 
 

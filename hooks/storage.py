@@ -8,13 +8,12 @@ botocore's errors); the publishing layer (`hooks/publish.py`, `hooks/rollback.py
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
@@ -35,6 +34,7 @@ if TYPE_CHECKING:
 
 UPLOAD_WORKERS = 16
 TEXT_BATCH = 256  # objects read at once by object_texts
+IN_FLIGHT = 2 * UPLOAD_WORKERS  # uploads submitted and not done: enough to keep every worker busy
 
 
 class StorageError(RuntimeError):
@@ -109,7 +109,7 @@ class SiteClients:
 # --- reading the bucket -----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a listing of a large site holds 10,000
 class StoredObject:
     """An object as ListObjectsV2 lists it."""
 
@@ -184,16 +184,28 @@ def missing_versions(s3: S3Client, bucket: str, versions: dict[str, str]) -> lis
 
 
 class Upload(Protocol):
-    """What `upload` puts under a key (`hooks.release.Asset` is one)."""
+    """What `upload` puts under a key (`hooks.release.Asset` is one): its bytes are read only when it is uploaded."""
 
     @property
     def key(self) -> str: ...
     @property
-    def body(self) -> bytes: ...
+    def md5(self) -> str: ...
+    @property
+    def size(self) -> int: ...
     @property
     def content_type(self) -> str: ...
     @property
     def cache_control(self) -> str: ...
+    def read(self) -> bytes:
+        """The bytes, with the MD5 `md5` says; raises ValueError (naming the file) when they are not."""
+        ...
+
+
+class Measured(Protocol):
+    """What `Progress` counts of an upload."""
+
+    @property
+    def size(self) -> int: ...
 
 
 # Below this many files a phase is quick: no line in a log for it.
@@ -204,10 +216,10 @@ class Progress:
     """The progress of one upload phase. On a terminal, a tqdm bar: bytes, rate and time left, and the files done;
     elsewhere (a CI log), one line when a phase of PROGRESS_LINE_MIN_FILES or more files has finished."""
 
-    def __init__(self, uploads: Sequence[Upload], label: str, stream: TextIO | None = None) -> None:
+    def __init__(self, uploads: Sequence[Measured], label: str, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
         self.label, self.files, self.done = label, len(uploads), 0
-        self.bytes = sum(len(item.body) for item in uploads)
+        self.bytes = sum(item.size for item in uploads)
         self.started = time.monotonic()
         self.bar = tqdm(
             total=self.bytes,
@@ -220,10 +232,10 @@ class Progress:
             leave=True,
         )
 
-    def step(self, item: Upload) -> None:
+    def step(self, item: Measured) -> None:
         self.done += 1
         self.bar.set_postfix_str(f"{self.done}/{self.files} files", refresh=False)
-        self.bar.update(len(item.body))
+        self.bar.update(item.size)
 
     def finish(self) -> None:
         """Close the bar, or print the phase's one line."""
@@ -240,37 +252,52 @@ class Progress:
 
 def upload(s3: S3Client, bucket: str, uploads: Sequence[Upload], label: str) -> dict[str, str | None]:
     """Upload in parallel (each put retried by the client's retry mode); the version id of each key. Raises
-    StorageError naming every failed key after all attempts finished."""
+    StorageError naming every failed key after all attempts finished, or, as soon as the uploads started by then
+    are done, naming an item whose bytes could not be read as planned (its file changed): nothing more is started.
+
+    At most IN_FLIGHT uploads are submitted at a time and each body is read by the thread that sends it, so
+    memory holds at most UPLOAD_WORKERS bodies, however many files the site has."""
     progress = Progress(uploads, label)
     failures: dict[str, Exception] = {}
+    unreadable: dict[str, Exception] = {}
     done: dict[str, str | None] = {}
+    waiting = iter(uploads)
     with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
-        futures = {pool.submit(_put, s3, bucket, item): item for item in uploads}
-        for future in as_completed(futures):
-            item = futures[future]
-            try:
-                done[item.key] = future.result()
-            except (BotoCoreError, ClientError) as exc:
-                failures[item.key] = exc
-            progress.step(item)
-    if failures:
+        running: dict[Future[str | None], Upload] = {}
+        while True:
+            while not unreadable and len(running) < IN_FLIGHT and (item := next(waiting, None)) is not None:
+                running[pool.submit(_put, s3, bucket, item)] = item
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                item = running.pop(future)
+                try:
+                    done[item.key] = future.result()
+                except (BotoCoreError, ClientError) as exc:
+                    failures[item.key] = exc
+                except (OSError, ValueError) as exc:
+                    unreadable[item.key] = exc
+                progress.step(item)
+    if unreadable or failures:
         progress.bar.close()
-        first_key, first_error = sorted(failures.items())[0]
-        raise StorageError(f"upload of {len(failures)} file(s) failed, first {first_key}: {first_error}")
+        first_key, first_error = sorted(unreadable.items() or failures.items())[0]
+        raise StorageError(
+            f"upload of {len(unreadable) + len(failures)} file(s) failed, first {first_key}: {first_error}"
+        )
     progress.finish()
     return done
 
 
 def _put(s3: S3Client, bucket: str, item: Upload) -> str | None:
-    # Content-MD5 makes S3 reject a body corrupted in transit.
-    digest = base64.b64encode(hashlib.md5(item.body, usedforsecurity=False).digest()).decode()
+    body = item.read()  # here, in the sending thread: only the bodies being sent are in memory
     answer = s3.put_object(
         Bucket=bucket,
         Key=item.key,
-        Body=item.body,
+        Body=body,
         ContentType=item.content_type,
         CacheControl=item.cache_control,
-        ContentMD5=digest,
+        ContentMD5=base64.b64encode(bytes.fromhex(item.md5)).decode(),  # S3 rejects a body corrupted in transit
     )
     return answer.get("VersionId")
 

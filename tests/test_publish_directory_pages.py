@@ -25,7 +25,7 @@ def site(root: Path, files: dict[str, str]) -> Path:
 
 
 def documents(root: Path) -> dict[str, bytes]:
-    return {a.key: a.body for a in build_release(root, API_URL).documents}
+    return {a.key: a.read() for a in build_release(root, API_URL).documents}
 
 
 def test_a_name_html_page_is_also_published_as_its_folders_index(tmp_path):

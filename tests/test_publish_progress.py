@@ -11,9 +11,7 @@ from hooks.storage import PROGRESS_LINE_MIN_FILES, Progress
 @dataclass(frozen=True)
 class Item:
     key: str
-    body: bytes
-    content_type: str = "text/plain"
-    cache_control: str = "no-cache"
+    size: int
 
 
 class Terminal(io.StringIO):
@@ -22,7 +20,7 @@ class Terminal(io.StringIO):
 
 
 def items(count: int, size: int = 1024) -> list[Item]:
-    return [Item(f"p/{n}.html", b"x" * size) for n in range(count)]
+    return [Item(f"p/{n}.html", size) for n in range(count)]
 
 
 def uploaded(progress: Progress, uploads: list[Item]) -> None:
