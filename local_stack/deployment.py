@@ -109,7 +109,7 @@ class LocalDeployment:
         serving, deferred = split_resources(self.workspace)
         targets = serving if defer and deferred else []
         with self._one_at_a_time:
-            outputs = self._with_shared_provider("apply", lambda terraform: terraform.apply(targets=targets))
+            outputs = self.with_shared_provider("apply", lambda terraform: terraform.apply(targets=targets))
         if targets:  # a targeted apply writes only the outputs of what it targeted
             outputs = {**constant_outputs(self.workspace), **outputs}
         else:
@@ -160,7 +160,7 @@ class LocalDeployment:
             try:
                 # Without a refresh: nothing but this stack changes its emulator, and reading every resource
                 # back would double the time an edit takes.
-                changes, outputs = self._with_shared_provider(
+                changes, outputs = self.with_shared_provider(
                     "reapply", lambda terraform: terraform.apply_changes(refresh=False)
                 )
             except TerraformError as exc:
@@ -221,7 +221,7 @@ class LocalDeployment:
             self._provider = current = SharedProvider(binary, self.workspace.directory, env, stop=self.stopping)
         return current
 
-    def _with_shared_provider(self, phase: str, command: Callable[[Terraform], T]) -> T:
+    def with_shared_provider(self, phase: str, command: Callable[[Terraform], T]) -> T:
         """Run `command` with Terraform reattached to the shared provider (or with its own if that cannot start).
         Any failure or stop kills the shared provider: after an interrupt it stays cancelled for good."""
         reattach: dict[str, str] = {}
