@@ -91,17 +91,43 @@ def only_reads(environ: dict[str, str], body: bytes) -> bool:
     return bool(action and action.startswith(READ_ACTIONS))
 
 
+@dataclass(frozen=True)
+class _Answer:
+    """The emulator's answer to one SDK call."""
+
+    status_line: str
+    headers: tuple[tuple[str, str], ...]
+    content: tuple[bytes, ...]
+    seconds: float
+
+    @property
+    def status(self) -> int:
+        return int(self.status_line.split()[0])
+
+
+def _sdk_call(environ: dict[str, str]) -> tuple[str | None, int]:
+    """The AWS SDK's id of the call a request belongs to (`amz-sdk-invocation-id`), and which attempt it is."""
+    attempt = environ.get("HTTP_AMZ_SDK_REQUEST", "").partition("attempt=")[2].partition(";")[0]
+    return environ.get("HTTP_AMZ_SDK_INVOCATION_ID"), int(attempt) if attempt.isdigit() else 1
+
+
 @dataclass
 class Recording:
     """The requests that may have changed one emulator, in the order it served them."""
 
     requests: list[RecordedRequest] = field(default_factory=list)
-    # The status and time of the last answers to SDK calls that may change the emulator, by the SDK's invocation id,
-    # so that a resent call (an SDK retry) can say what the attempt before it got.
-    _answers: dict[str, tuple[int, float]] = field(default_factory=dict, repr=False)
+    # The latest answers to SDK calls that may change the emulator, by the SDK's invocation id: a resend of one
+    # (an SDK retry) is answered from here, see `serve`.
+    _answers: dict[str, _Answer] = field(default_factory=dict, repr=False)
 
     def serve(self, app: WSGIApplication, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
-        """Serve one request with `app`, recording it unless it only reads."""
+        """Serve one request with `app`, recording it unless it only reads.
+
+        An SDK resends a call whose answer did not reach it (measured in CI: a CreateDistributionWithTags answered
+        201 in 0.0 s was sent again). Served again, a create fails as "already exists" and fails the whole apply,
+        though the first attempt did the work. So a resend of a call this emulator already did, with a 2xx answer,
+        gets that answer again, without doing it twice (the idempotency CloudFront gives a CallerReference it has
+        seen), and a line in the log says so."""
         body = _read_body(environ)
         request_environ = {
             key: str(value)
@@ -112,16 +138,29 @@ class Recording:
         environ["CONTENT_LENGTH"] = str(len(body))
         environ.pop("HTTP_TRANSFER_ENCODING", None)  # the body is read whole, no longer chunked
         environ.pop("wsgi.input_terminated", None)
-        status: list[int] = []
+        reads = only_reads(request_environ, body)
+        invocation, attempt = _sdk_call(request_environ)
+        done_before = self._answers.get(invocation) if invocation and attempt > 1 and not reads else None
+        if done_before and 200 <= done_before.status < 300:
+            _log.warning(
+                "the emulator got attempt %d of %s, which it had answered %d (%.1f s): answered the same again, "
+                "not done twice",
+                attempt,
+                RecordedRequest(request_environ, body, done_before.status).line,
+                done_before.status,
+                done_before.seconds,
+            )
+            start_response(done_before.status_line, list(done_before.headers))
+            return list(done_before.content)
+        answered: list[tuple[str, list[tuple[str, str]]]] = []
 
         def keep_status(status_line: str, headers: Any, exc_info: Any = None) -> Callable[[bytes], object]:
-            status.append(int(status_line.split()[0]))
+            answered.append((status_line, list(headers)))
             return start_response(status_line, headers, exc_info)
 
         arrived = time.monotonic()
         with _ONE_AT_A_TIME:
             started = time.monotonic()
-            reads = only_reads(request_environ, body)
             generator = mock_random.getstate() if reads else None
             try:
                 answer = app(environ, keep_status)
@@ -134,32 +173,28 @@ class Recording:
             finally:
                 if generator is not None:
                     mock_random.setstate(generator)
+            status = int(answered[0][0].split()[0]) if answered else 0
             if not reads and status:
-                self.requests.append(RecordedRequest(request_environ, body, status[0]))
+                self.requests.append(RecordedRequest(request_environ, body, status))
         _log_if_slow(request_environ, body, arrived, started)
-        if not reads and status:
-            self._note_answer(request_environ, body, status[0], time.monotonic() - arrived)
+        if invocation and not reads and answered:
+            if attempt > 1:
+                said = f"{done_before.status}" if done_before else "nothing this emulator saw"
+                _log.warning(
+                    "the emulator got attempt %d of %s (answered %d); the attempt before it got %s",
+                    attempt,
+                    RecordedRequest(request_environ, body, status).line,
+                    status,
+                    said,
+                )
+            self._remember(
+                invocation, _Answer(answered[0][0], tuple(answered[0][1]), tuple(content), time.monotonic() - arrived)
+            )
         return content
 
-    def _note_answer(self, environ: dict[str, str], body: bytes, status: int, seconds: float) -> None:
-        """Log an SDK's resend of a call that may change the emulator, with what the attempt before got: a create
-        resent after it succeeded fails as "already exists", and this line says why."""
-        invocation = environ.get("HTTP_AMZ_SDK_INVOCATION_ID")
-        if not invocation:
-            return
-        attempt = environ.get("HTTP_AMZ_SDK_REQUEST", "").partition("attempt=")[2].partition(";")[0]
-        earlier = self._answers.get(invocation)
-        if attempt.isdigit() and int(attempt) > 1:
-            said = f"{earlier[0]} after {earlier[1]:.1f} s" if earlier else "nothing this emulator saw"
-            _log.warning(
-                "the emulator got attempt %s of %s (answered %d); the attempt before it got %s",
-                attempt,
-                RecordedRequest(environ, body, status).line,
-                status,
-                said,
-            )
-        self._answers[invocation] = (status, seconds)
-        if len(self._answers) > 1024:  # only the latest calls can still be resent
+    def _remember(self, invocation: str, answer: _Answer) -> None:
+        self._answers[invocation] = answer
+        if len(self._answers) > 256:  # only the latest calls can still be resent
             del self._answers[next(iter(self._answers))]
 
     def replay(self, app: WSGIApplication, requests: Iterable[RecordedRequest]) -> str | None:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from contract.config import EnvironmentSettings
 from terraform_cli.children import ends_with_this_process
+from terraform_cli.workspace import StackWorkspace, synthesized_stacks
 
 
 def synth_command(settings: EnvironmentSettings, outdir: Path, project: str | None = None) -> list[str]:
@@ -79,9 +80,13 @@ def synth_inputs(project_dir: Path, command: list[str], source_dir: Path, outdir
 
 
 def _configs(outdir: Path) -> dict[str, str]:
+    """The digest of each stack's config synthesized into `outdir`, by stack."""
+    try:
+        stacks = synthesized_stacks(outdir)
+    except OSError:  # nothing synthesized there yet
+        return {}
     return {
-        str(config.relative_to(outdir)): hashlib.sha256(config.read_bytes()).hexdigest()
-        for config in sorted(outdir.glob("stacks/*/cdk.tf.json"))
+        stack: hashlib.sha256(StackWorkspace(stack, outdir).config_file.read_bytes()).hexdigest() for stack in stacks
     }
 
 

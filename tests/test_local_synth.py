@@ -10,6 +10,7 @@ import pytest
 from contract.config import local_environment
 from local_stack.process import project_copy
 from local_stack.synth import INPUTS_FILE, synth_in_project
+from terraform_cli import StackWorkspace
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -35,7 +36,7 @@ def outdir(project) -> Path:
 
 
 def config_of(outdir: Path) -> Path:
-    return outdir / "stacks" / "local" / "cdk.tf.json"
+    return StackWorkspace("local", outdir).config_file
 
 
 def test_a_synth_of_the_same_inputs_into_the_same_folder_is_skipped(project, outdir):
