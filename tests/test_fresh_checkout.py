@@ -37,14 +37,16 @@ def checkout(tmp_path_factory):
 
 @pytest.fixture
 def separate_emulator():
-    """moto's server in a process of its own: its state is apart from every emulator of the test process."""
+    """The project's emulator in a process of its own: its state is apart from every emulator of the test process
+    (and, like local mode's, it answers an SDK's resend of a create it has done with its first answer)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    serve = (
+        f"import time; from local_stack.emulator import start_emulator; start_emulator(port={port}); time.sleep(3600)"
+    )
     server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        [sys.executable, "-c", serve], cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     deadline = time.monotonic() + 30
     while True:
@@ -52,7 +54,8 @@ def separate_emulator():
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             break
         except OSError:
-            assert time.monotonic() < deadline, "moto's server did not start"
+            assert server.poll() is None, "the emulator's process ended"
+            assert time.monotonic() < deadline, "the emulator did not start"
             time.sleep(0.2)
     try:
         yield f"http://127.0.0.1:{port}"
