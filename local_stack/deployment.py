@@ -16,13 +16,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from contract.config import EnvironmentSettings
 from contract.outputs import StackOutputs
 from local_stack.emulator import Emulator
 from local_stack.synth import synth_in_project
-from terraform_cli import ResourceChange, StackWorkspace, Terraform, TerraformError
+from terraform_cli import ResourceChange, StackWorkspace, Terraform, TerraformError, terraform_env
+from terraform_cli.provider import ProviderUnavailable, SharedProvider, installed_provider
+from terraform_cli.runner import GRACE_SECONDS
+
+T = TypeVar("T")
 
 # An apply into the emulator takes about a minute; far longer means something hangs.
 TERRAFORM_TIMEOUT_SECONDS = 600.0
@@ -78,15 +82,20 @@ class LocalDeployment:
     _one_at_a_time: threading.Lock = field(default_factory=threading.Lock)  # one Terraform command at a time
     _deferred_stop: threading.Event = field(default_factory=threading.Event)
     _deferred_thread: threading.Thread | None = None
+    # The provider the foreground applies (start, watch-mode edits) reattach to, so each skips starting one.
+    _provider: SharedProvider | None = None
 
     # --- the phases of a start -----------------------------------------------------------------------------
 
     def synthesize(self) -> None:
         self._synthesize_into(self.workspace)
 
-    def init(self) -> None:
+    def init(self) -> str | None:
+        """`terraform init`, unless the last one in this workspace had the same inputs (then says so)."""
         try:
-            self.terraform("init").init()
+            if not self.workspace.init_if_changed(self.terraform("init")):
+                return "skipped: the lock file, backend and CLI config are those of the last init"
+            return None
         except TerraformError as exc:
             mirror = os.environ.get("TF_PROVIDER_MIRROR") or "none"
             raise LocalStackError(
@@ -100,7 +109,7 @@ class LocalDeployment:
         serving, deferred = split_resources(self.workspace)
         targets = serving if defer and deferred else []
         with self._one_at_a_time:
-            outputs = self.terraform("apply").apply(targets=targets)
+            outputs = self.with_shared_provider("apply", lambda terraform: terraform.apply(targets=targets))
         if targets:  # a targeted apply writes only the outputs of what it targeted
             outputs = {**constant_outputs(self.workspace), **outputs}
         else:
@@ -151,7 +160,9 @@ class LocalDeployment:
             try:
                 # Without a refresh: nothing but this stack changes its emulator, and reading every resource
                 # back would double the time an edit takes.
-                changes, outputs = self.terraform("reapply").apply_changes(refresh=False)
+                changes, outputs = self.with_shared_provider(
+                    "reapply", lambda terraform: terraform.apply_changes(refresh=False)
+                )
             except TerraformError as exc:
                 self.complete = False
                 raise LocalStackError(f"{exc} (full log {self.workspace.log_file('reapply')})") from exc
@@ -168,12 +179,73 @@ class LocalDeployment:
             raise LocalStackError(f"{exc} (full log {self.workspace.log_file('destroy')})") from exc
 
     def end(self) -> None:
-        """Interrupt the background apply (cleanly, as Ctrl-C does) and wait for it to end."""
+        """Interrupt the background apply (cleanly, as Ctrl-C does) and wait for it to end (bounded: Terraform is
+        killed a grace period after its interrupt); kill the shared provider."""
         self._deferred_stop.set()
+        self.close_provider()
         if self._deferred_thread is not None:
-            self._deferred_thread.join()
+            self._deferred_thread.join(timeout=GRACE_SECONDS + 30)
 
-    def terraform(self, phase: str, *, background: bool = False, interruptible: bool = True) -> Terraform:
+    # --- the shared provider -------------------------------------------------------------------------------
+
+    def start_provider(self) -> None:
+        """Start the shared provider now, if an init installed it, so that it is ready by the first apply."""
+        try:
+            if provider := self._shared_provider():
+                provider.start()
+        except ProviderUnavailable as exc:
+            self.log(f"provider: {exc}; each Terraform command starts its own")
+
+    @property
+    def shared_provider(self) -> SharedProvider | None:
+        """The provider the foreground applies reattach to (None until one started)."""
+        return self._provider
+
+    def close_provider(self) -> None:
+        if self._provider is not None:
+            self._provider.kill()
+
+    def _shared_provider(self) -> SharedProvider | None:
+        """The running shared provider, or a new one when there is none, it was killed, or an init installed
+        another binary; None before an init."""
+        binary = installed_provider(self.workspace.directory)
+        if binary is None or self.stopping.is_set():
+            return None
+        current = self._provider
+        if current is None or not current.usable() or current.binary != binary:
+            if current is not None:
+                current.kill()
+            # The environment Terraform would give the provider it starts: the provider reads its credentials
+            # and region there, while its configuration (every endpoint at the emulator) comes from cdk.tf.json.
+            env = terraform_env(self.workspace.cli_config_file, {**os.environ, **self.emulator.environment()})
+            self._provider = current = SharedProvider(binary, self.workspace.directory, env, stop=self.stopping)
+        return current
+
+    def with_shared_provider(self, phase: str, command: Callable[[Terraform], T]) -> T:
+        """Run `command` with Terraform reattached to the shared provider (or with its own if that cannot start).
+        Any failure or stop kills the shared provider: after an interrupt it stays cancelled for good."""
+        reattach: dict[str, str] = {}
+        provider = self._shared_provider()
+        if provider is not None:
+            try:
+                reattach = provider.reattach_env()
+            except ProviderUnavailable as exc:
+                self.log(f"{phase}: {exc}; Terraform starts its own provider")
+        try:
+            return command(self.terraform(phase, extra_env=reattach))
+        except BaseException:
+            if provider is not None:
+                provider.kill()
+            raise
+
+    def terraform(
+        self,
+        phase: str,
+        *,
+        background: bool = False,
+        interruptible: bool = True,
+        extra_env: dict[str, str] | None = None,
+    ) -> Terraform:
         """Terraform in the stack's folder, at the emulator, logging to the workspace's log of `phase`. It is
         interrupted when `stopping` is set; in the background, by `end()`, and it prints no progress then."""
         log_file = self.workspace.log_file(phase)
@@ -187,7 +259,7 @@ class LocalDeployment:
                 self.log(f"  {text}")
 
         return self.workspace.terraform(
-            env=self.emulator.environment(),
+            env={**self.emulator.environment(), **(extra_env or {})},
             on_message=on_message,
             timeout=TERRAFORM_TIMEOUT_SECONDS,
             stop=self._deferred_stop if background else self.stopping if interruptible else None,

@@ -178,6 +178,7 @@ class LocalStack:
         self._check_emulator(self.emulator)
         self.deployment = deployment = self._deployment_for(self.emulator)
         self.workspace.forget_state()  # it described resources in an emulator that is gone with its process
+        deployment.start_provider()  # installed by an earlier init: it starts up while the synth runs
         self._phase("synth", deployment.synthesize)
         self._phase("init", deployment.init)
         self._phase("apply", lambda: deployment.apply(defer=options.defer))
@@ -225,6 +226,7 @@ class LocalStack:
         self._phase("publish", lambda: self.log(self.publish().describe()))
         self._serve()
         self._started = True
+        deployment.start_provider()  # ready for the first infrastructure edit
         if snapshot.complete:
             deployment.deferred_done.set()
         deployment.apply_deferred_in_background()
@@ -256,6 +258,8 @@ class LocalStack:
 
     def _discard_emulator(self) -> None:
         """Stop an emulator a warm start got to, and forget its state: the cold path starts from nothing."""
+        if self.deployment:
+            self.deployment.close_provider()
         if self.emulator:
             self.emulator.stop()
         self.emulator = None
@@ -346,15 +350,16 @@ class LocalStack:
     # --- phases -----------------------------------------------------------------------------------------
 
     def _phase(self, name: str, action: Callable[[], object]) -> None:
+        """Run one phase and log its time; an action that returns a string adds it as a note."""
         if self.stopping.is_set():  # asked to stop while the previous phase ran: start no other
             raise LocalStackError(f"stopped before {name}")
         started = time.perf_counter()
         try:
-            action()
+            note = action()
         except TerraformError as exc:
             raise LocalStackError(f"{exc} (full log {self.workspace.log_file(name)})") from exc
         self.timings[name] = time.perf_counter() - started
-        self.log(f"{name:<8} {self.timings[name]:6.1f} s")
+        self.log(f"{name:<8} {self.timings[name]:6.1f} s" + (f" ({note})" if isinstance(note, str) else ""))
 
     def _serve(self) -> None:
         self._running(self.serving).serve(

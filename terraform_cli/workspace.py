@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 DEFAULT_OUTDIR = PROJECT_DIR / "cdktf.out"
 CONFIG_FILE = "cdk.tf.json"
 PROVIDER_LOCK = ".terraform.lock.hcl"
+# What the last successful `terraform init` was run with (`init_inputs`), inside .terraform/: gone with it.
+INIT_RECORD = ".terraform/project-init.sha256"
 LOCAL_STACK = "local"
 # Local mode keeps its workspace apart from the project's cdktf.out, so a `cdktf synth` meanwhile cannot change
 # what the running local stack plans and destroys.
@@ -159,3 +162,34 @@ class StackWorkspace:
         terraform = self.terraform(**options)
         terraform.init()
         return terraform
+
+    def init_inputs(self) -> str:
+        """A digest of what `terraform init` depends on: the CLI config (where providers come from), the provider
+        lock file, the configuration's `terraform` block (backend, required providers) and the Terraform binary."""
+        binary = shutil.which("terraform") or ""
+        parts = [
+            self.cli_config_file.read_bytes() if self.cli_config_file.exists() else b"no cli config",
+            lock.read_bytes() if (lock := self.directory / PROVIDER_LOCK).exists() else b"no lock file",
+            json.dumps(self.config().get("terraform", {}), sort_keys=True).encode(),
+            f"{binary} {Path(binary).stat().st_mtime_ns if binary else ''}".encode(),
+        ]
+        return hashlib.sha256(b"\0".join(parts)).hexdigest()
+
+    def init_is_current(self) -> bool:
+        """Whether the last init in this folder ran with the same inputs, so running it again would change nothing
+        (its record is in .terraform/, which holds what it installed: deleting that folder means init again)."""
+        record = self.directory / INIT_RECORD
+        return record.is_file() and record.read_text().strip() == self.init_inputs()
+
+    def init_if_changed(self, terraform: Terraform | None = None) -> bool:
+        """`terraform init` with `terraform` (default: this folder's), the CLI config written for this machine
+        first, unless the last init had the same inputs; returns whether it ran. Local mode's start calls this: an
+        init that would change nothing still costs a second or more."""
+        write_cli_config(self.cli_config_file)
+        if self.init_is_current():
+            return False
+        record = self.directory / INIT_RECORD
+        record.unlink(missing_ok=True)  # an init that fails half-way must not look current
+        (terraform or self.terraform()).init()
+        record.write_text(self.init_inputs() + "\n")
+        return True

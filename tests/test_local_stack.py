@@ -72,6 +72,21 @@ def test_every_phase_is_timed(local_stack):
     assert all(seconds > 0 for seconds in local_stack.timings.values())
 
 
+def test_the_applied_configuration_itself_sends_every_service_to_the_emulator(local_stack):
+    """Terraform run by hand in the work dir, or `operations drift local`, has none of local mode's environment:
+    the endpoints must be in the configuration, whatever the shared provider was started with."""
+    (provider,) = local_stack.workspace.config()["provider"]["aws"]
+    (endpoints,) = provider["endpoints"]
+    assert {"apigateway", "cloudfront", "dynamodb", "iam", "lambda", "s3", "sts"} <= set(endpoints)
+    assert set(endpoints.values()) == {local_stack.emulator_url}
+
+
+def test_the_foreground_apply_reattached_to_a_shared_provider_that_still_runs(local_stack):
+    shared = local_stack.deployment.shared_provider
+    assert shared is not None
+    assert shared.alive()  # any failure or stop would have killed it
+
+
 def test_the_stack_outputs_name_the_local_servers(local_stack):
     outputs = StackOutputs.from_outputs_file(local_stack.outputs_file, "local")
     assert outputs == local_stack.outputs

@@ -125,7 +125,9 @@ def work(tmp_path_factory):
 
 def test_a_second_signal_ends_terraform_and_local_mode_at_once(work):
     with LocalModeProcess(PROJECT, work) as local:
-        during_the_first_apply(local, work)
+        running = during_the_first_apply(local, work)
+        # The apply reattached to the shared provider, which is not Terraform's child: the stop must kill it too.
+        assert any(p.command.rstrip().endswith(" -debug") for p in running), running
         local.process.send_signal(signal.SIGTERM)
         local.wait_for("^local: SIGTERM: stopping")
         local.process.send_signal(signal.SIGINT)
