@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cdktf import App
 
-from contract.config import EnvironmentSettings, selected_environments
+from contract.config import FAKE_CREDENTIALS, EnvironmentSettings, selected_environments
 from hooks.release import site_code_hashes
 from modules.stack import UserAppStack
 from terraform_cli import PROJECT_DIR
@@ -27,8 +27,22 @@ def synth(environments: Iterable[EnvironmentSettings], outdir: Path) -> dict[str
     """Synthesize the stacks into `outdir`; returns each stack's workspace (where Terraform runs) by name."""
     environments = list(environments)
     build_app(environments, str(outdir)).synth()
-    return {settings.name: StackWorkspace(settings.name, outdir) for settings in environments}
+    return write_emulator_configs(environments, outdir)
+
+
+def write_emulator_configs(environments: Iterable[EnvironmentSettings], outdir: Path) -> dict[str, StackWorkspace]:
+    """Beside each emulated stack's configuration, the AWS profile its provider reads (the emulator's URL and fake
+    credentials); returns each stack's workspace by name."""
+    workspaces = {}
+    for settings in environments:
+        workspaces[settings.name] = workspace = StackWorkspace(settings.name, outdir)
+        if settings.emulator:
+            workspace.write_emulator_config(settings.emulator.url, FAKE_CREDENTIALS)
+    return workspaces
 
 
 if __name__ == "__main__":
-    build_app(selected_environments()).synth()
+    selected = selected_environments()
+    app = build_app(selected)
+    app.synth()
+    write_emulator_configs(selected, Path(app.outdir))

@@ -80,14 +80,20 @@ def synth_inputs(project_dir: Path, command: list[str], source_dir: Path, outdir
 
 
 def _configs(outdir: Path) -> dict[str, str]:
-    """The digest of each stack's config synthesized into `outdir`, by stack."""
+    """The digest of each stack synthesized into `outdir`, by stack."""
     try:
         stacks = synthesized_stacks(outdir)
     except OSError:  # nothing synthesized there yet
         return {}
-    return {
-        stack: hashlib.sha256(StackWorkspace(stack, outdir).config_file.read_bytes()).hexdigest() for stack in stacks
-    }
+    return {stack: _digest(StackWorkspace(stack, outdir)) for stack in stacks}
+
+
+def _digest(workspace: StackWorkspace) -> str:
+    """A digest of a synthesized stack's configuration and its emulator profile (if it has one)."""
+    digest = hashlib.sha256(workspace.config_file.read_bytes())
+    if workspace.emulator_config_file.is_file():
+        digest.update(workspace.emulator_config_file.read_bytes())
+    return digest.hexdigest()
 
 
 def _already_synthesized(outdir: Path, inputs: str) -> bool:

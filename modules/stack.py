@@ -17,7 +17,7 @@ from cdktf import (
     TerraformOutput,
     TerraformStack,
 )
-from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
+from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 from constructs import Construct
 
 from contract.config import CLOUDFRONT_REGION, EmulatorSettings, EnvironmentSettings
@@ -29,30 +29,15 @@ from modules.data import UserTable
 from modules.firewall import OriginHeader, WebFirewall
 from modules.frontend import CustomDomain, SiteApi, StaticSite
 from terraform_cli import AWS_PROVIDER_CONSTRAINT, local_state_path
-
-# Every service the stack talks to; in local mode each is pointed at the emulator.
-EMULATED_SERVICES = (
-    "acm",
-    "apigateway",
-    "cloudfront",
-    "cloudwatch",
-    "cloudwatchlogs",
-    "dynamodb",
-    "iam",
-    "kms",
-    "lambda_",
-    "route53",
-    "s3",
-    "sns",
-    "sts",
-    "wafv2",
-)
+from terraform_cli.workspace import EMULATOR_CONFIG, EMULATOR_PROFILE
 
 
 def local_provider_options(emulator: EmulatorSettings) -> dict[str, Any]:
-    """Provider arguments that send every call to the emulator. Credentials come from the environment."""
+    """Provider arguments that send every call to the emulator: the AWS profile the synth writes beside the
+    configuration (`StackWorkspace.write_emulator_config`) holds its URL and fake credentials."""
     return {
-        "endpoints": [AwsProviderEndpoints(**dict.fromkeys(EMULATED_SERVICES, emulator.url))],
+        "profile": EMULATOR_PROFILE,
+        "shared_config_files": [f"${{path.module}}/{EMULATOR_CONFIG}"],
         "skip_credentials_validation": True,
         "skip_metadata_api_check": "true",
         "s3_use_path_style": True,

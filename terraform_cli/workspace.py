@@ -2,6 +2,8 @@
 (synth, then `terraform init`) and how its configuration is read. Every command and local mode goes through it.
 
     <outdir>/stacks/<stack>/cdk.tf.json    the synthesized Terraform JSON; Terraform runs in its folder
+    <outdir>/stacks/<stack>/emulator.aws-config
+                                           an emulated stack's AWS profile: the emulator's URL and fake keys
     <outdir>/../terraform.<stack>.tfstate  the local backend's state, beside the outdir (the project root for
                                            cdktf.out, the work dir for local mode's .local/cdktf.out)
     <outdir>/<stack>.outputs.json          the outputs, in the form `cdktf deploy --outputs-file` writes
@@ -15,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +34,12 @@ PROVIDER_LOCK = ".terraform.lock.hcl"
 # What the last successful `terraform init` was run with (`init_inputs`), inside .terraform/: gone with it.
 INIT_RECORD = ".terraform/project-init.sha256"
 LOCAL_STACK = "local"
+# An emulated stack's provider reads this AWS profile from this file beside its configuration (named there, so a
+# Terraform run by hand in the folder reaches the emulator too, and with the file gone it fails rather than reach
+# AWS). Not the provider's `endpoints` block: validating that costs the provider about 2 s of CPU in each of a
+# command's walks (validate, plan, apply), a third of an apply into the emulator.
+EMULATOR_PROFILE = "emulator"
+EMULATOR_CONFIG = "emulator.aws-config"
 # Local mode keeps its workspace apart from the project's cdktf.out, so a `cdktf synth` meanwhile cannot change
 # what the running local stack plans and destroys.
 LOCAL_WORK_DIR = PROJECT_DIR / ".local"
@@ -62,6 +71,10 @@ class StackWorkspace:
     @property
     def config_file(self) -> Path:
         return self.directory / CONFIG_FILE
+
+    @property
+    def emulator_config_file(self) -> Path:
+        return self.directory / EMULATOR_CONFIG
 
     @property
     def state_file(self) -> Path:
@@ -102,6 +115,18 @@ class StackWorkspace:
     def write_config(self, config: dict[str, Any]) -> None:
         self.config_file.write_text(json.dumps(config, indent=2))
 
+    def write_emulator_config(self, url: str, credentials: Mapping[str, str]) -> None:
+        """Write the AWS profile an emulated stack's provider reads (`EMULATOR_PROFILE`): every service at `url`,
+        signed with the emulator's fake `credentials` (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.emulator_config_file.write_text(
+            "# Written by the synth of an emulated stack: its AWS provider reads this profile.\n"
+            f"[profile {EMULATOR_PROFILE}]\n"
+            f"endpoint_url = {url}\n"
+            f"aws_access_key_id = {credentials['AWS_ACCESS_KEY_ID']}\n"
+            f"aws_secret_access_key = {credentials['AWS_SECRET_ACCESS_KEY']}\n"
+        )
+
     def resource_addresses(self) -> list[tuple[str, str]]:
         """(type, address) of every resource the configuration declares."""
         resources = self.config().get("resource", {})
@@ -118,6 +143,8 @@ class StackWorkspace:
         if (other.directory / "assets").exists():
             shutil.copytree(other.directory / "assets", self.directory / "assets")
         shutil.copy2(other.config_file, self.config_file)
+        if other.emulator_config_file.exists():
+            shutil.copy2(other.emulator_config_file, self.emulator_config_file)
         if (other.directory / PROVIDER_LOCK).exists():  # the provider versions it was initialized with
             shutil.copy2(other.directory / PROVIDER_LOCK, self.directory / PROVIDER_LOCK)
 

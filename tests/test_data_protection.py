@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from modules.stack import EMULATED_SERVICES
+from contract.config import FAKE_CREDENTIALS
 from terraform_cli import TerraformError
+from terraform_cli.workspace import EMULATOR_CONFIG, EMULATOR_PROFILE
 
 TABLE = "three-tier-prod-users"
 
@@ -21,8 +22,10 @@ def prod_table_in_emulator(prod, emulator, tmp_path_factory):
         skip_credentials_validation=True,
         skip_metadata_api_check="true",
         s3_use_path_style=True,
-        endpoints=[{service.rstrip("_"): emulator.url for service in EMULATED_SERVICES}],
+        profile=EMULATOR_PROFILE,
+        shared_config_files=[f"${{path.module}}/{EMULATOR_CONFIG}"],
     )
+    workspace.write_emulator_config(emulator.url, FAKE_CREDENTIALS)
     config["terraform"]["backend"] = {"local": {"path": str(tmp_path / "prod.tfstate")}}
     workspace.write_config(config)
     (table_id,) = prod.resources("aws_dynamodb_table")

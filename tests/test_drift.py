@@ -197,7 +197,7 @@ def test_drift_on_for_each_and_count_instances_is_reported_in_the_emulator(own_e
     from cdktf_cdktf_provider_aws.provider import AwsProvider
     from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
 
-    from contract.config import EmulatorSettings
+    from contract.config import FAKE_CREDENTIALS, EmulatorSettings
     from modules.stack import local_provider_options
     from terraform_cli import AWS_PROVIDER_CONSTRAINT, StackWorkspace
 
@@ -216,6 +216,7 @@ def test_drift_on_for_each_and_count_instances_is_reported_in_the_emulator(own_e
     )
     app.synth()
     workspace = StackWorkspace("indexed", Path(app.outdir))
+    workspace.write_emulator_config(emulator.url, FAKE_CREDENTIALS)
     terraform = workspace.initialized(env=emulator.environment(), timeout=600)
     terraform.apply()
     emulator.client("logs").put_retention_policy(logGroupName="/drift-test/www.users.example.com", retentionInDays=30)

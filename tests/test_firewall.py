@@ -17,7 +17,15 @@ import pytest
 from cdktf import App, LocalBackend, TerraformStack
 from cdktf_cdktf_provider_aws.provider import AwsProvider
 
-from contract.config import ApiSettings, ConfigError, EmulatorSettings, FunctionSettings, WafSettings, load_environment
+from contract.config import (
+    FAKE_CREDENTIALS,
+    ApiSettings,
+    ConfigError,
+    EmulatorSettings,
+    FunctionSettings,
+    WafSettings,
+    load_environment,
+)
 from modules.api import UserApi
 from modules.firewall import MANAGED_RULE_GROUPS, ORIGIN_HEADER, ORIGIN_RULE, RATE_RULE, WebFirewall
 from modules.stack import local_provider_options
@@ -373,7 +381,9 @@ def test_both_web_acls_apply_attach_and_log_in_the_emulator(own_emulator, tmp_pa
     # whose answer is lost is resent by the AWS SDK, and moto, which stored the role, answers EntityAlreadyExists.)
     log = tmp_path / "terraform.log"
     env = {**emulator.environment(), "TF_LOG_PROVIDER": "DEBUG", "TF_LOG_PATH": str(log)}
-    terraform = StackWorkspace("waf", Path(app.outdir)).initialized(env=env, timeout=600)
+    workspace = StackWorkspace("waf", Path(app.outdir))
+    workspace.write_emulator_config(emulator.url, FAKE_CREDENTIALS)
+    terraform = workspace.initialized(env=env, timeout=600)
     try:
         terraform.apply()
     except TerraformError as error:

@@ -6,6 +6,7 @@ of its own (tests/test_same_origin_local.py).
 
 from __future__ import annotations
 
+import configparser
 import http.client
 import io
 import json
@@ -74,11 +75,12 @@ def test_every_phase_is_timed(local_stack):
 
 def test_the_applied_configuration_itself_sends_every_service_to_the_emulator(local_stack):
     """Terraform run by hand in the work dir, or `operations drift local`, has none of local mode's environment:
-    the endpoints must be in the configuration, whatever the shared provider was started with."""
+    the emulator must be named by the configuration, whatever the shared provider was started with."""
     (provider,) = local_stack.workspace.config()["provider"]["aws"]
-    (endpoints,) = provider["endpoints"]
-    assert {"apigateway", "cloudfront", "dynamodb", "iam", "lambda", "s3", "sts"} <= set(endpoints)
-    assert set(endpoints.values()) == {local_stack.emulator_url}
+    assert provider["shared_config_files"] == ["${path.module}/emulator.aws-config"]
+    profile = configparser.ConfigParser()
+    profile.read_string(local_stack.workspace.emulator_config_file.read_text())
+    assert profile[f"profile {provider['profile']}"]["endpoint_url"] == local_stack.emulator_url
 
 
 def test_the_foreground_apply_reattached_to_a_shared_provider_that_still_runs(local_stack):

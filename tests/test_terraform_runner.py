@@ -108,9 +108,9 @@ def test_a_plan_against_an_endpoint_that_never_answers_is_stopped_and_says_what_
     workspace = local.workspace.copied_to(tmp_path / "out")
     config = workspace.config()
     url = silent_endpoint.url
-    config["provider"]["aws"][0]["endpoints"] = [dict.fromkeys(config["provider"]["aws"][0]["endpoints"][0], url)]
     config["terraform"]["backend"] = {"local": {"path": str(tmp_path / "state.tfstate")}}
     workspace.write_config(config)
+    workspace.write_emulator_config(url, {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"})
     env = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
     terraform = workspace.initialized(env=env, timeout=8, grace=2)
     started = time.monotonic()
