@@ -97,14 +97,19 @@ class LocalModeProcess:
         path.write_text(text.replace(old, new, 1))
 
     def stop(self, timeout: float = 120.0) -> int:
-        """SIGTERM, and wait for the process to end; returns its exit code."""
+        """SIGTERM, and wait for the process to end; returns its exit code. If it has not ended within `timeout`,
+        it is asked for every thread's stack (SIGUSR1), killed, and RuntimeError shows what it printed last."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
+                self.process.send_signal(signal.SIGUSR1)
+                time.sleep(2.0)  # for the stacks to be written and read
                 self.process.kill()
-                raise
+                self.process.wait()
+                recent = "\n".join(self.lines[-150:])
+                raise RuntimeError(f"local mode did not stop within {timeout:.0f} s of SIGTERM:\n{recent}") from None
         return self.process.returncode
 
 

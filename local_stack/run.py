@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import faulthandler
 import os
 import signal
 import sys
@@ -120,6 +121,8 @@ def _write_now(text: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # `kill -USR1 <pid>` prints every thread's stack: what a local mode that does not stop is waiting on.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     stack = LocalStack(
         LocalOptions(
             site_port=args.site_port,
