@@ -121,8 +121,6 @@ def _write_now(text: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    # `kill -USR1 <pid>` prints every thread's stack: what a local mode that does not stop is waiting on.
-    faulthandler.register(signal.SIGUSR1, all_threads=True)
     stack = LocalStack(
         LocalOptions(
             site_port=args.site_port,
@@ -190,4 +188,7 @@ def run_until_stopped(stack: LocalStack, args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
+    # `kill -USR1 <pid>` prints every thread's stack: what a local mode that does not stop is waiting on. (Only as
+    # the command: it needs a real stderr, and a process that calls main() may have its own use for the signal.)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     sys.exit(main())
