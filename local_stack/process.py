@@ -97,20 +97,23 @@ class LocalModeProcess:
         path.write_text(text.replace(old, new, 1))
 
     def stop(self, timeout: float = 120.0) -> int:
-        """SIGTERM, and wait for the process to end; returns its exit code. If it has not ended within `timeout`,
-        it is asked for every thread's stack (SIGUSR1), killed, and RuntimeError shows what it printed last."""
+        """SIGTERM, and wait for the process to end (`wait_until_stopped`); returns its exit code."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.send_signal(signal.SIGUSR1)
-                time.sleep(2.0)  # for the stacks to be written and read
-                self.process.kill()
-                self.process.wait()
-                recent = "\n".join(self.lines[-150:])
-                raise RuntimeError(f"local mode did not stop within {timeout:.0f} s of SIGTERM:\n{recent}") from None
-        return self.process.returncode
+        return self.wait_until_stopped(timeout)
+
+    def wait_until_stopped(self, timeout: float = 120.0) -> int:
+        """Wait for the process to end; returns its exit code. If it has not ended within `timeout`, it is asked
+        for every thread's stack (SIGUSR1), killed, and RuntimeError shows what it printed last."""
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.send_signal(signal.SIGUSR1)
+            time.sleep(2.0)  # for the stacks to be written and read
+            self.process.kill()
+            self.process.wait()
+            recent = "\n".join(self.lines[-400:])
+            raise RuntimeError(f"local mode did not stop within {timeout:.0f} s:\n{recent}") from None
 
 
 def project_copy(project: Path, destination: Path) -> Path:

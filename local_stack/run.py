@@ -28,6 +28,10 @@ from terraform_cli.runner import end_every_command
 
 # Each stops local mode cleanly: Ctrl-C, `kill`, and a terminal or SSH session that closes.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# How often the main thread wakes while it serves. Python runs a signal's handler in the main thread only, and the
+# kernel may deliver the signal to any other thread (the servers', the watcher's, the provider's); a main thread
+# blocked in a wait with no timeout then never runs the handler, and local mode never stops.
+SIGNAL_CHECK_SECONDS = 0.2
 # The exit status when a second signal ended everything at once (a clean stop exits 0).
 ENDED_AT_ONCE = 1
 
@@ -168,7 +172,8 @@ def run_until_stopped(stack: LocalStack, args: argparse.Namespace) -> int:
                 watcher.start()
                 say(f"watching {watched_site(stack)}, functions/, modules/ and contract/ (--no-watch turns it off)")
             say("serving until Ctrl-C")
-            stack.stopping.wait()
+            while not stack.stopping.wait(SIGNAL_CHECK_SECONDS):
+                pass
         except (LocalStackError, PortInUse) as exc:
             if not stack.stopping.is_set():  # when stopping, the error is the interrupted phase's: asked for
                 say(f"local: error: {exc}", error=True)

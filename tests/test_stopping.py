@@ -106,12 +106,8 @@ def during_the_deferred_apply(local: LocalModeProcess, work: Path) -> list[OwnPr
 
 
 def stopped(local: LocalModeProcess) -> int:
-    """The exit status, once the process has ended (killed after the guard)."""
-    try:
-        return local.process.wait(timeout=STOP_GUARD_SECONDS)
-    except subprocess.TimeoutExpired:
-        local.process.kill()
-        raise
+    """The exit status, once the process has ended (killed after the guard, its threads' stacks in the error)."""
+    return local.wait_until_stopped(STOP_GUARD_SECONDS)
 
 
 @pytest.fixture(scope="module")
