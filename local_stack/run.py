@@ -117,6 +117,13 @@ class StopOnSignals:
         self.stopping.set()
 
 
+def wait_for_signal(stopping: threading.Event) -> None:
+    """Block the main thread until `stopping` is set, waking every SIGNAL_CHECK_SECONDS so that a stop signal the
+    kernel handed to another thread gets its handler run."""
+    while not stopping.wait(SIGNAL_CHECK_SECONDS):
+        pass
+
+
 def _write_now(text: str) -> None:
     """Write from a signal handler: unbuffered, since the handler may run while a print() holds stdout's buffer."""
     with contextlib.suppress(OSError):
@@ -172,8 +179,7 @@ def run_until_stopped(stack: LocalStack, args: argparse.Namespace) -> int:
                 watcher.start()
                 say(f"watching {watched_site(stack)}, functions/, modules/ and contract/ (--no-watch turns it off)")
             say("serving until Ctrl-C")
-            while not stack.stopping.wait(SIGNAL_CHECK_SECONDS):
-                pass
+            wait_for_signal(stack.stopping)
         except (LocalStackError, PortInUse) as exc:
             if not stack.stopping.is_set():  # when stopping, the error is the interrupted phase's: asked for
                 say(f"local: error: {exc}", error=True)

@@ -240,3 +240,26 @@ def test_forgetting_the_local_state_removes_a_stale_lock_record(tmp_path):
     workspace.forget_state()
     assert not record.exists()
     assert not workspace.state_file.exists()
+
+
+def test_a_stop_signal_handed_to_another_thread_still_stops_the_wait_for_it():
+    """The kernel may deliver a process's signal to any thread; Python runs the handler only in the main thread,
+    which must wake up to run it (a wait with no timeout slept on: the stop hang). In a process of its own, a
+    helper thread sends SIGINT to itself while the main thread waits."""
+    code = (
+        "import signal, threading, time\n"
+        "from local_stack.run import StopOnSignals, wait_for_signal\n"
+        "stopping = threading.Event()\n"
+        "StopOnSignals(stopping).install()\n"
+        "def helper():\n"
+        "    time.sleep(0.5)\n"
+        "    signal.pthread_kill(threading.get_ident(), signal.SIGINT)\n"
+        "threading.Thread(target=helper).start()\n"
+        "wait_for_signal(stopping)\n"
+        "print('stopped')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "stopped"
