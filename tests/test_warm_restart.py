@@ -1,7 +1,6 @@
 """Warm restart: a start in the same work dir with the same synthesized stack replays the last run's emulator
-recording instead of applying with Terraform, and ends in the same state as a cold start; anything that does not
-match (a changed synth, a recording that is corrupt, missing or fails to replay, a state the emulator does not
-hold) starts cold, saying so in one line; `--fresh` starts cold.
+recording instead of applying with Terraform, and ends in the same state as a cold start, with what the last run
+changed in the emulator kept. When it falls back to a cold start is in test_warm_fallbacks.py.
 
 The tests drive `python -m local_stack.run` as a user does, one after the other in one work dir on the same
 ports (the ports are in the synthesized stack), each stop leaving the recording the next start uses.
@@ -10,7 +9,6 @@ ports (the ports are in the synthesized stack), each stop leaving the recording 
 from __future__ import annotations
 
 import json
-import socket
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,15 +19,9 @@ import pytest
 from contract.outputs import StackOutputs
 from local_stack.emulator import start_emulator
 from local_stack.process import LocalModeProcess
+from tests.warm_runs import Runs
 
-PROJECT = Path(__file__).resolve().parent.parent
-COLD_LINE = r"^warm restart: .*; starting cold$"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+pytestmark = pytest.mark.long_file
 
 
 def test_a_recording_replayed_into_an_emulator_seeded_the_same_gives_the_same_ids():
@@ -86,23 +78,9 @@ def observe(local: LocalModeProcess) -> Observed:
     return Observed(json.loads(Path(local.value("outputs")).read_text()), objects, item, answer)
 
 
-@dataclass(frozen=True)
-class Runs:
-    work: Path
-    ports: tuple[str, ...]
-
-    def start(self, *extra: str) -> LocalModeProcess:
-        return LocalModeProcess(PROJECT, self.work, "--no-watch", *self.ports, *extra)
-
-    @property
-    def warm(self) -> Path:
-        return self.work / "warm"
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    site, api = free_port(), free_port()
-    return Runs(tmp_path_factory.mktemp("warm"), ("--site-port", str(site), "--api-port", str(api)))
+    return Runs.in_folder(tmp_path_factory.mktemp("warm"))
 
 
 @pytest.fixture(scope="module")
@@ -116,14 +94,6 @@ def cold(runs):
         )
         assert local.stop() == 0
     return observed
-
-
-def started_cold(local: LocalModeProcess) -> None:
-    """It applied with Terraform and serves."""
-    local.wait_for("^serving until Ctrl-C", timeout=400)
-    assert any(line.startswith("apply ") for line in local.lines)
-    with urllib.request.urlopen(local.value("api") + "?userId=1", timeout=30) as response:
-        assert response.status == 200
 
 
 def test_a_restart_with_the_same_stack_replays_instead_of_applying(runs, cold):
@@ -147,68 +117,4 @@ def test_what_the_last_run_changed_in_the_emulator_is_there_after_a_warm_restart
         table = cold.outputs["local"]["table_name"]
         item = local.client("dynamodb").get_item(TableName=table, Key={"userId": {"S": "added"}})
         assert item["Item"] == {"userId": {"S": "added"}, "name": {"S": "A"}}
-        local.stop()
-
-
-def test_a_corrupt_recording_starts_cold(runs, cold):
-    requests = runs.warm / "requests.jsonl"
-    requests.write_text(requests.read_text()[:-100])
-    with runs.start() as local:
-        assert "cannot be read" in local.wait_for(COLD_LINE)
-        started_cold(local)
-        local.stop()
-
-
-def test_a_missing_recording_starts_cold(runs, cold):
-    (runs.warm / "requests.jsonl").unlink()
-    with runs.start() as local:
-        assert "cannot be read" in local.wait_for(COLD_LINE)
-        started_cold(local)
-        local.stop()
-
-
-def test_a_replay_that_answers_otherwise_than_recorded_starts_cold(runs, cold):
-    requests = runs.warm / "requests.jsonl"
-    lines = requests.read_text().splitlines()
-    first = json.loads(lines[0])
-    lines[0] = json.dumps({**first, "status": 599})
-    requests.write_text("\n".join(lines) + "\n")
-    with runs.start() as local:
-        assert "the replay failed: request 1 " in local.wait_for(COLD_LINE)
-        started_cold(local)
-        local.stop()
-
-
-def test_a_state_naming_what_the_emulator_does_not_hold_starts_cold(runs, cold):
-    outputs_file = runs.warm / "local.outputs.json"
-    outputs = json.loads(outputs_file.read_text())
-    outputs["local"]["table_name"] = "not-replayed"
-    outputs_file.write_text(json.dumps(outputs))
-    with runs.start() as local:
-        assert "the emulator has no table the state names" in local.wait_for(COLD_LINE)
-        started_cold(local)
-        local.stop()
-
-
-def test_a_state_file_other_than_the_recorded_one_starts_cold(runs, cold):
-    state = runs.warm / "terraform.local.tfstate"
-    state.write_text(state.read_text().replace('"serial": ', '"serial": 1'))
-    with runs.start() as local:
-        assert "not the one recorded" in local.wait_for(COLD_LINE)
-        started_cold(local)
-        local.stop()
-
-
-def test_fresh_starts_cold_though_a_recording_is_there(runs, cold):
-    assert (runs.warm / "snapshot.json").is_file()
-    with runs.start("--fresh") as local:
-        started_cold(local)
-        assert not any(line.startswith("warm restart:") for line in local.lines)
-        local.stop()
-
-
-def test_a_changed_synth_starts_cold(runs, cold):
-    with runs.start("--same-origin") as local:
-        assert "the synthesized stack changed" in local.wait_for(COLD_LINE)
-        started_cold(local)
         local.stop()

@@ -1,0 +1,78 @@
+"""Warm restart falls back to a cold start, saying why in one line, whenever the last run's recording cannot be
+trusted: a recording that is corrupt, missing or answers otherwise on replay, a state the emulator does not hold
+or another state file than the recorded one, a changed synth; `--fresh` starts cold though a recording is there.
+
+Each test breaks what the previous start left in the one work dir, starts, and checks it applied with Terraform
+and serves; its stop leaves a fresh recording for the next. Apart from test_warm_restart.py so that the two
+chains of starts run on two workers.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.warm_runs import Runs, started_cold
+
+pytestmark = pytest.mark.long_file
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    return Runs.in_folder(tmp_path_factory.mktemp("warm-fallbacks"))
+
+
+@pytest.fixture(scope="module")
+def recorded(runs):
+    """A cold start run until the whole stack is applied, then stopped: it leaves the recording to break."""
+    with runs.start() as local:
+        local.wait_for("^deferred ", timeout=400)
+        assert local.stop() == 0
+    assert (runs.warm / "snapshot.json").is_file()
+
+
+def test_a_corrupt_recording_starts_cold(runs, recorded):
+    requests = runs.warm / "requests.jsonl"
+    requests.write_text(requests.read_text()[:-100])
+    assert "cannot be read" in runs.why_it_started_cold()
+
+
+def test_a_missing_recording_starts_cold(runs, recorded):
+    (runs.warm / "requests.jsonl").unlink()
+    assert "cannot be read" in runs.why_it_started_cold()
+
+
+def test_a_replay_that_answers_otherwise_than_recorded_starts_cold(runs, recorded):
+    requests = runs.warm / "requests.jsonl"
+    lines = requests.read_text().splitlines()
+    first = json.loads(lines[0])
+    lines[0] = json.dumps({**first, "status": 599})
+    requests.write_text("\n".join(lines) + "\n")
+    assert "the replay failed: request 1 " in runs.why_it_started_cold()
+
+
+def test_a_state_naming_what_the_emulator_does_not_hold_starts_cold(runs, recorded):
+    outputs_file = runs.warm / "local.outputs.json"
+    outputs = json.loads(outputs_file.read_text())
+    outputs["local"]["table_name"] = "not-replayed"
+    outputs_file.write_text(json.dumps(outputs))
+    assert "the emulator has no table the state names" in runs.why_it_started_cold()
+
+
+def test_a_state_file_other_than_the_recorded_one_starts_cold(runs, recorded):
+    state = runs.warm / "terraform.local.tfstate"
+    state.write_text(state.read_text().replace('"serial": ', '"serial": 1'))
+    assert "not the one recorded" in runs.why_it_started_cold()
+
+
+def test_fresh_starts_cold_though_a_recording_is_there(runs, recorded):
+    assert (runs.warm / "snapshot.json").is_file()
+    with runs.start("--fresh") as local:
+        started_cold(local)
+        assert not any(line.startswith("warm restart:") for line in local.lines)
+        local.stop()
+
+
+def test_a_changed_synth_starts_cold(runs, recorded):
+    assert "the synthesized stack changed" in runs.why_it_started_cold("--same-origin")

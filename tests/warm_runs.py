@@ -1,0 +1,55 @@
+"""Helpers for the warm-restart tests: one work dir and one pair of ports per test module, so that the starts
+in it run one after the other as a user's do, each stop leaving the recording the next start uses."""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from local_stack.process import LocalModeProcess
+
+PROJECT = Path(__file__).resolve().parent.parent
+COLD_LINE = r"^warm restart: .*; starting cold$"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Runs:
+    """Starts of `python -m local_stack.run` in one work dir on the same ports (the ports are in the synth)."""
+
+    work: Path
+    ports: tuple[str, ...]
+
+    @classmethod
+    def in_folder(cls, work: Path) -> Runs:
+        return cls(work, ("--site-port", str(free_port()), "--api-port", str(free_port())))
+
+    def start(self, *extra: str) -> LocalModeProcess:
+        return LocalModeProcess(PROJECT, self.work, "--no-watch", *self.ports, *extra)
+
+    def why_it_started_cold(self, *extra: str) -> str:
+        """Start, check it says it starts cold, applies and serves, then stop; the line saying why."""
+        with self.start(*extra) as local:
+            reason = local.wait_for(COLD_LINE)
+            started_cold(local)
+            local.stop()
+        return reason
+
+    @property
+    def warm(self) -> Path:
+        return self.work / "warm"
+
+
+def started_cold(local: LocalModeProcess) -> None:
+    """It applied with Terraform and serves."""
+    local.wait_for("^serving until Ctrl-C", timeout=400)
+    assert any(line.startswith("apply ") for line in local.lines)
+    with urllib.request.urlopen(local.value("api") + "?userId=1", timeout=30) as response:
+        assert response.status == 200
