@@ -33,12 +33,6 @@ ORIGIN = "https://d111111abcdef8.cloudfront.net"
 LOCAL_ENV = {"LOCAL_EMULATOR_URL": "http://127.0.0.1:4599", "LOCAL_SITE_ORIGIN": "http://127.0.0.1:8199"}
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Files marked `long_file` first: `--dist loadfile` hands files to the workers in this order, and a file of
-    minutes handed out last would end the suite alone on one worker while the others are idle."""
-    items.sort(key=lambda item: item.get_closest_marker("long_file") is None)  # stable: name order otherwise
-
-
 @dataclass(frozen=True)
 class SynthesizedStack:
     """One stack's synthesized Terraform JSON and its workspace (the folder Terraform runs in)."""

@@ -22,8 +22,6 @@ from contract.outputs import StackOutputs
 from terraform_cli import StackWorkspace, write_cli_config
 from tests.terraform_log import calls_that_change
 
-pytestmark = pytest.mark.long_file
-
 PROJECT = Path(__file__).resolve().parent.parent
 
 

@@ -30,8 +30,6 @@ from local_stack.emulator import deployed_function_code
 from local_stack.packaging import function_package
 from local_stack.stack import LocalOptions, LocalStack, LocalStackError
 
-pytestmark = pytest.mark.long_file
-
 PROJECT = Path(__file__).resolve().parent.parent
 # What moto changes on the distribution after apply (see docs/local-mode.md, "How local mode differs from AWS").
 EMULATOR_DRIFT = {"origin", "default_cache_behavior", "viewer_certificate"}

@@ -25,8 +25,6 @@ from operations import destroy
 from terraform_cli import Terraform
 from tests.conftest import synthesize
 
-pytestmark = pytest.mark.long_file
-
 WEB = Path(__file__).resolve().parent.parent / "web"
 
 

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from contract.outputs import StackOutputs
 from operations import plan as review_plan
 from operations.review import TIERS, summarize
 from terraform_cli import resource_changes
-
-pytestmark = pytest.mark.long_file
 
 
 def test_summary_groups_resources_by_tier(prod):

@@ -24,8 +24,6 @@ from operations import deploy
 from operations.build import TAIL_LINES, BuildError, run_build
 from terraform_cli import PROJECT_DIR, StackWorkspace
 
-pytestmark = pytest.mark.long_file
-
 WEB = PROJECT_DIR / "web"
 
 

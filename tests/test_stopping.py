@@ -27,8 +27,6 @@ from local_stack.process import LocalModeProcess
 from terraform_cli import StackWorkspace
 from terraform_cli.children import ends_with_this_process, parent_death_signal_supported
 
-pytestmark = pytest.mark.long_file
-
 PROJECT = Path(__file__).resolve().parent.parent
 STOP_GUARD_SECONDS = 120.0  # a clean stop taking longer than this hangs (Terraform's grace period is 60 s)
 # What outlives a killed local mode: Terraform, on a single interrupt, finishes the walk it is in (validate or plan,

@@ -30,8 +30,6 @@ from local_stack.site import RELOAD_TAG, with_reload_script
 from local_stack.watch import WatchedFolders
 from terraform_cli import ResourceChange, render_changes
 
-pytestmark = pytest.mark.long_file
-
 PROJECT = Path(__file__).resolve().parent.parent
 
 # --- what watch mode does with an edit --------------------------------------------------------------------------
