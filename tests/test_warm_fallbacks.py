@@ -15,8 +15,6 @@ import pytest
 
 from tests.warm_runs import Runs, started_cold
 
-pytestmark = pytest.mark.long_file
-
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):

@@ -21,8 +21,6 @@ from local_stack.emulator import start_emulator
 from local_stack.process import LocalModeProcess
 from tests.warm_runs import Runs
 
-pytestmark = pytest.mark.long_file
-
 
 def test_a_recording_replayed_into_an_emulator_seeded_the_same_gives_the_same_ids():
     recorded = start_emulator(seed=24)
