@@ -33,6 +33,8 @@ from local_stack.stack import LocalStack, LocalStackError
 # How long a burst of saves may take to settle into one action (watchfiles' `step`), and its upper bound.
 QUIET_MS = 150
 MAX_GROUPING_MS = 1000
+# How often the watch comes back from watchfiles with nothing: the first time tells `start` the watches are set.
+IDLE_MS = 200
 
 
 @dataclass(frozen=True)
@@ -84,10 +86,15 @@ class Watcher:
         self.stop = stop
         self.folders = WatchedFolders.of(stack)
         self._thread: threading.Thread | None = None
+        self._watching = threading.Event()
 
     def start(self) -> None:
+        """Start watching in a thread of its own; returns once the watches are in place, so that an edit saved
+        after it is seen (watchfiles sets them up in the thread, and sees nothing saved before)."""
         self._thread = threading.Thread(target=self.run, name="watch", daemon=True)
         self._thread.start()
+        while not self._watching.wait(0.05) and self._thread.is_alive():
+            pass
 
     def join(self) -> None:
         if self._thread is not None:
@@ -99,9 +106,13 @@ class Watcher:
             stop_event=self.stop,
             step=QUIET_MS,
             debounce=MAX_GROUPING_MS,
+            rust_timeout=IDLE_MS,
+            yield_on_timeout=True,
             raise_interrupt=False,
         ):
-            self.handle(self.folders.classify(path for _, path in changes))
+            self._watching.set()
+            if changes:
+                self.handle(self.folders.classify(path for _, path in changes))
 
     def handle(self, edits: Edits) -> None:
         """One action per kind of edit: the infrastructure first (it may change what the others use)."""

@@ -2,9 +2,9 @@
 trusted: a recording that is corrupt, missing or answers otherwise on replay, a state the emulator does not hold
 or another state file than the recorded one, a changed synth; `--fresh` starts cold though a recording is there.
 
-Each test breaks what the previous start left in the one work dir, starts, and checks it applied with Terraform
-and serves; its stop leaves a fresh recording for the next. Apart from test_warm_restart.py so that the two
-chains of starts run on two workers.
+One cold start leaves a recording; each test puts it back in the one work dir, breaks it, starts, and checks the
+start says why and takes the cold path (it runs init); two follow that path until it applied and serves. Apart
+from test_warm_restart.py so that the two chains of starts run on two workers.
 """
 
 from __future__ import annotations
@@ -22,18 +22,25 @@ def runs(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def recorded(runs):
-    """A cold start run until the whole stack is applied, then stopped: it leaves the recording to break."""
+def kept(runs):
+    """A cold start run until it serves, then stopped: a copy of the recording it leaves."""
     with runs.start() as local:
-        local.wait_for("^deferred ", timeout=400)
+        local.wait_for("^serving until Ctrl-C", timeout=400)
         assert local.stop() == 0
     assert (runs.warm / "snapshot.json").is_file()
+    return runs.keep_recording()
+
+
+@pytest.fixture
+def recorded(runs, kept):
+    """The recording the last stop left, in the work dir, for the test to break."""
+    runs.restore_recording(kept)
 
 
 def test_a_corrupt_recording_starts_cold(runs, recorded):
     requests = runs.warm / "requests.jsonl"
     requests.write_text(requests.read_text()[:-100])
-    assert "cannot be read" in runs.why_it_started_cold()
+    assert "cannot be read" in runs.why_it_started_cold(serve=True)
 
 
 def test_a_missing_recording_starts_cold(runs, recorded):

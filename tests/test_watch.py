@@ -11,15 +11,19 @@ import base64
 import hashlib
 import json
 import os
+import queue
 import re
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import watchfiles
 
 from contract.config import FAKE_CREDENTIALS
 from contract.outputs import StackOutputs
@@ -27,7 +31,7 @@ from local_stack.deployment import DEFERRED, split_resources
 from local_stack.packaging import function_package
 from local_stack.process import LocalModeProcess, project_copy
 from local_stack.site import RELOAD_TAG, with_reload_script
-from local_stack.watch import WatchedFolders
+from local_stack.watch import Edits, WatchedFolders, Watcher
 from terraform_cli import ResourceChange, render_changes
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -89,6 +93,40 @@ def test_a_plan_is_rendered_a_line_per_change_then_the_totals():
         "update         aws_c.z",
         "3 change(s): 1 create, 2 update",
     ]
+
+
+class RecordingWatcher(Watcher):
+    """A watcher that records each set of edits instead of acting on it."""
+
+    def __init__(self, project: Path, stop: threading.Event) -> None:
+        stack = SimpleNamespace(options=SimpleNamespace(web_dir=project / "web", project_dir=project))
+        super().__init__(stack, print, stop)  # type: ignore[arg-type]
+        self.seen: queue.Queue[Edits] = queue.Queue()
+
+    def handle(self, edits: Edits) -> None:
+        self.seen.put(edits)
+
+
+def test_an_edit_saved_as_soon_as_watching_starts_is_seen(tmp_path, monkeypatch):
+    """As on a busy machine, where the watch thread sets its watches up a while after it was started: what is saved
+    once `start` returned is seen all the same."""
+    watch = watchfiles.watch
+
+    def slow_to_set_up(*args, **kwargs):
+        time.sleep(0.5)
+        yield from watch(*args, **kwargs)
+
+    monkeypatch.setattr(watchfiles, "watch", slow_to_set_up)
+    (tmp_path / "web").mkdir()
+    stop = threading.Event()
+    watcher = RecordingWatcher(tmp_path, stop)
+    watcher.start()
+    try:
+        (tmp_path / "web" / "index.html").write_text("<h1>saved at once</h1>")
+        assert watcher.seen.get(timeout=10).web
+    finally:
+        stop.set()
+        watcher.join()
 
 
 def test_the_reload_script_goes_before_the_end_of_the_body():

@@ -3,6 +3,7 @@ in it run one after the other as a user's do, each stop leaving the recording th
 
 from __future__ import annotations
 
+import shutil
 import socket
 import urllib.request
 from dataclasses import dataclass
@@ -34,17 +35,34 @@ class Runs:
     def start(self, *extra: str) -> LocalModeProcess:
         return LocalModeProcess(PROJECT, self.work, "--no-watch", *self.ports, *extra)
 
-    def why_it_started_cold(self, *extra: str) -> str:
-        """Start, check it says it starts cold, applies and serves, then stop; the line saying why."""
+    def why_it_started_cold(self, *extra: str, serve: bool = False) -> str:
+        """Start, check it says it starts cold and takes the cold path, then stop; the line saying why. The cold
+        path is seen once it has run init (a warm start into a work dir with an init has none); with `serve`, it
+        is followed until it has applied and serves."""
         with self.start(*extra) as local:
             reason = local.wait_for(COLD_LINE)
-            started_cold(local)
+            if serve:
+                started_cold(local)
+            else:
+                local.wait_for("^init ", after=local.lines.index(reason))
             local.stop()
         return reason
 
     @property
     def warm(self) -> Path:
         return self.work / "warm"
+
+    def keep_recording(self) -> Path:
+        """A copy of what the last stop left for the next start, for `restore_recording`."""
+        kept = self.work.with_name(f"{self.work.name}-kept")
+        shutil.rmtree(kept, ignore_errors=True)
+        shutil.copytree(self.warm, kept)
+        return kept
+
+    def restore_recording(self, kept: Path) -> None:
+        """Put back what `keep_recording` copied, as if the last stop had just left it."""
+        shutil.rmtree(self.warm, ignore_errors=True)
+        shutil.copytree(kept, self.warm)
 
 
 def started_cold(local: LocalModeProcess) -> None:
