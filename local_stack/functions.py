@@ -62,6 +62,11 @@ class DeployedFunction:
         return False
 
 
+# How long a stop waits for the log of a stopped function's process to be read to its end (the pipe closes with
+# the process; a child the handler started could hold it open).
+LOG_DRAIN_SECONDS = 5.0
+
+
 class FunctionContainer:
     """One warm execution environment of a function; started on the first invocation, replaced after a crash
     or a timeout. `aws_environment` says where AWS is (the emulator) and with which credentials."""
@@ -75,6 +80,7 @@ class FunctionContainer:
         self._lock = threading.Lock()
         self._process: subprocess.Popen[str] | None = None
         self._answers: queue.Queue[str | None] = queue.Queue()
+        self._log_reader: threading.Thread | None = None
         self._retired = False
 
     def environment(self) -> dict[str, str]:
@@ -161,7 +167,8 @@ class FunctionContainer:
             bufsize=1,
         )
         threading.Thread(target=self._read_answers, args=(self._process, self._answers), daemon=True).start()
-        threading.Thread(target=self._read_log, args=(self._process,), daemon=True).start()
+        self._log_reader = threading.Thread(target=self._read_log, args=(self._process,), daemon=True)
+        self._log_reader.start()
 
     @staticmethod
     def _read_answers(process: subprocess.Popen[str], answers: queue.Queue[str | None]) -> None:
@@ -179,4 +186,8 @@ class FunctionContainer:
         if self._process is not None and self._process.poll() is None:
             self._process.kill()
             self._process.wait()
+        if self._log_reader is not None:
+            # What the function printed before it stopped is still in the pipe: log it before saying stopped.
+            self._log_reader.join(timeout=LOG_DRAIN_SECONDS)
+            self._log_reader = None
         self._process = None

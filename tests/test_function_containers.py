@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,20 @@ def test_what_the_handler_prints_is_its_log(container):
         for line in container.logs
         if line.startswith("demo | {")
     )
+
+
+def test_what_the_handler_printed_last_is_logged_before_stop_returns(container):
+    """As on a busy machine, where the log is read a while after the function printed it."""
+    logged = container._log
+
+    def slow_log(line: str) -> None:
+        time.sleep(0.5)
+        logged(line)
+
+    container._log = slow_log
+    container.invoke({"action": "hello"})
+    container.stop()
+    assert any(line.startswith("demo | {") for line in container.logs)
 
 
 def test_a_warm_container_is_reused(container):

@@ -3,7 +3,9 @@ trusted: a recording that is corrupt, missing or answers otherwise on replay, a 
 or another state file than the recorded one, a changed synth; `--fresh` starts cold though a recording is there.
 
 One cold start leaves a recording; each test puts it back in the one work dir, breaks it, starts, and checks the
-start says why and takes the cold path (it runs init); two follow that path until it applied and serves. Apart
+start says why and takes the cold path (it runs init); two follow that path until it applied and serves. What
+a start decides from the files alone (a missing recording, another state file) is checked by reading them as it
+does. Apart
 from test_warm_restart.py so that the two chains of starts run on two workers.
 """
 
@@ -13,6 +15,8 @@ import json
 
 import pytest
 
+from local_stack import warm
+from terraform_cli import StackWorkspace
 from tests.warm_runs import Runs, started_cold
 
 
@@ -43,9 +47,11 @@ def test_a_corrupt_recording_starts_cold(runs, recorded):
     assert "cannot be read" in runs.why_it_started_cold(serve=True)
 
 
-def test_a_missing_recording_starts_cold(runs, recorded):
+def test_a_missing_recording_is_not_taken(runs, recorded):
+    """Read as a start reads it (the line it prints is the reason, as for the corrupt recording above)."""
     (runs.warm / "requests.jsonl").unlink()
-    assert "cannot be read" in runs.why_it_started_cold()
+    with pytest.raises(warm.NotWarm, match="cannot be read"):
+        warm.take(runs.work, StackWorkspace.local(runs.work))
 
 
 def test_a_replay_that_answers_otherwise_than_recorded_starts_cold(runs, recorded):
@@ -65,10 +71,11 @@ def test_a_state_naming_what_the_emulator_does_not_hold_starts_cold(runs, record
     assert "the emulator has no table the state names" in runs.why_it_started_cold()
 
 
-def test_a_state_file_other_than_the_recorded_one_starts_cold(runs, recorded):
+def test_a_state_file_other_than_the_recorded_one_is_not_taken(runs, recorded):
     state = runs.warm / "terraform.local.tfstate"
     state.write_text(state.read_text().replace('"serial": ', '"serial": 1'))
-    assert "not the one recorded" in runs.why_it_started_cold()
+    with pytest.raises(warm.NotWarm, match="not the one recorded"):
+        warm.take(runs.work, StackWorkspace.local(runs.work))
 
 
 def test_fresh_starts_cold_though_a_recording_is_there(runs, recorded):
