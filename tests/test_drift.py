@@ -1,7 +1,6 @@
 """Drift reports: a refresh-only plan of a deployed stack, read through Terraform's JSON, naming each resource
 changed outside Terraform with its attributes before → after. Proven in the emulator by changing resources with
-boto3 behind Terraform's back. A reviewer's saved plan of the same running stack shows only the emulator's own
-drift."""
+boto3 behind Terraform's back."""
 
 from __future__ import annotations
 
@@ -12,9 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from operations import drift
-from operations import plan as review_plan
 from operations.drift import AttributeChange, attribute_changes
-from terraform_cli import resource_changes
 
 
 def run_drift(stack, capsys, *extra: str) -> tuple[int, dict]:
@@ -240,16 +237,3 @@ def test_drift_on_for_each_and_count_instances_is_reported_in_the_emulator(own_e
         "aws_sns_topic.Numbered[1]": [{"path": "display_name", "before": "as configured", "after": "changed by hand"}],
     }
     assert found["not_set_by_the_stack"] == []  # and nothing else: the other instances are unchanged
-
-
-def test_saved_plan_of_the_local_stack_shows_only_emulator_drift(whole_local_stack, tmp_path, capsys, monkeypatch):
-    for name, value in whole_local_stack.emulator.environment().items():  # the credentials a user would have
-        monkeypatch.setenv(name, value)
-    outdir = str(whole_local_stack.workspace.outdir)
-    assert review_plan.main(["local", "--skip-synth", "--outdir", outdir, "--out", str(tmp_path)]) == 0
-    saved = json.loads((tmp_path / "local.plan.json").read_text())
-    assert (tmp_path / "local.tfplan").stat().st_size > 0
-    assert [(c.action, c.address) for c in resource_changes(saved)] == [
-        ("update", "aws_cloudfront_distribution.StaticSite_distribution_FF41CC3F")
-    ]
-    assert "1 change(s): 1 update" in capsys.readouterr().out

@@ -1,10 +1,13 @@
-"""Plan review: the reviewer's summary of the prod stack (a saved plan of the local stack is in test_drift.py, which
-has that stack running)."""
+"""Plan review: the reviewer's summary of the prod stack, and a saved plan of the local stack in the emulator."""
 
 from __future__ import annotations
 
+import json
+
 from contract.outputs import StackOutputs
+from operations import plan as review_plan
 from operations.review import TIERS, summarize
+from terraform_cli import resource_changes
 
 
 def test_summary_groups_resources_by_tier(prod):
@@ -80,3 +83,16 @@ def test_summary_lists_the_outputs_and_backend(prod):
     summary = summarize(prod.config)
     assert set(summary["outputs"]) == set(StackOutputs.descriptions())
     assert summary["backend"] == {"local": {"path": "../../../terraform.prod.tfstate"}}
+
+
+def test_saved_plan_of_the_local_stack_shows_only_emulator_drift(whole_local_stack, tmp_path, capsys, monkeypatch):
+    for name, value in whole_local_stack.emulator.environment().items():  # the credentials a user would have
+        monkeypatch.setenv(name, value)
+    outdir = str(whole_local_stack.workspace.outdir)
+    assert review_plan.main(["local", "--skip-synth", "--outdir", outdir, "--out", str(tmp_path)]) == 0
+    saved = json.loads((tmp_path / "local.plan.json").read_text())
+    assert (tmp_path / "local.tfplan").stat().st_size > 0
+    assert [(c.action, c.address) for c in resource_changes(saved)] == [
+        ("update", "aws_cloudfront_distribution.StaticSite_distribution_FF41CC3F")
+    ]
+    assert "1 change(s): 1 update" in capsys.readouterr().out
