@@ -5,8 +5,7 @@ or another state file than the recorded one, a changed synth; `--fresh` starts c
 One cold start leaves a recording; each test puts it back in the one work dir, breaks it, starts, and checks the
 start says why and takes the cold path (it runs init); two follow that path until it applied and serves. What
 a start decides from the files alone (a missing recording, another state file) is checked by reading them as it
-does. Apart
-from test_warm_restart.py so that the two chains of starts run on two workers.
+does. Apart from test_warm_restart.py, with a work dir and ports of its own, so that the two run on two workers.
 """
 
 from __future__ import annotations
