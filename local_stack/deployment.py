@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from contract.config import EnvironmentSettings
 from contract.outputs import StackOutputs
 from local_stack.emulator import Emulator
-from local_stack.synth import synth_in_project
+from local_stack.synth import SynthFailed, synth_in_project
 from terraform_cli import ResourceChange, StackWorkspace, Terraform, TerraformError, terraform_env
 from terraform_cli.provider import ProviderUnavailable, SharedProvider, installed_provider
 from terraform_cli.runner import GRACE_SECONDS
@@ -87,8 +87,10 @@ class LocalDeployment:
 
     # --- the phases of a start -----------------------------------------------------------------------------
 
-    def synthesize(self) -> None:
-        self._synthesize_into(self.workspace)
+    def synthesize(self) -> str | None:
+        """Synthesize the project into the stack's folder, unless it holds a synth of the same inputs (then says
+        so)."""
+        return self._synthesize_into(self.workspace)
 
     def init(self) -> str | None:
         """`terraform init`, unless the last one in this workspace had the same inputs (then says so)."""
@@ -265,9 +267,13 @@ class LocalDeployment:
             stop=self._deferred_stop if background else self.stopping if interruptible else None,
         )
 
-    def _synthesize_into(self, workspace: StackWorkspace) -> None:
-        if error := synth_in_project(self.project_dir, self.settings, workspace.outdir, project=self.project):
-            raise LocalStackError(f"synth failed:\n{error}")
+    def _synthesize_into(self, workspace: StackWorkspace) -> str | None:
+        try:
+            if synth_in_project(self.project_dir, self.settings, workspace.outdir, project=self.project):
+                return None
+        except SynthFailed as exc:
+            raise LocalStackError(f"synth failed:\n{exc}") from None
+        return "skipped: the folder holds a synth of the same inputs"
 
     def _keep(self, outputs: StackOutputs) -> StackOutputs:
         self.outputs = outputs

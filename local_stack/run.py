@@ -40,7 +40,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="pipenv run local", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--site-port", type=int, default=LocalOptions.site_port, help="default %(default)s")
     parser.add_argument("--api-port", type=int, default=LocalOptions.api_port, help="default %(default)s")
-    parser.add_argument("--emulator-port", type=int, default=LocalOptions.emulator_port, help="default: any free port")
+    parser.add_argument(
+        "--emulator-port",
+        type=int,
+        default=LocalOptions.emulator_port,
+        help="default: the last run's, if free, else any free port",
+    )
     parser.add_argument(
         "--same-origin",
         action="store_true",

@@ -13,11 +13,13 @@ While it serves, `publish`, `update_function` and `reapply` bring it up to date 
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -60,10 +62,19 @@ TERRAFORM_MISSING = (
 __all__ = ["LocalOptions", "LocalStack", "LocalStackError"]
 
 
+def start_fresh_emulator(host: str, port: int, workspace: StackWorkspace) -> Emulator:
+    """A new emulator on `port`; for 0 (any free port), on the port the workspace's last synth names if it is
+    free: the synth names the emulator's URL, so on its port an unchanged project is not synthesized again."""
+    if port == 0 and (last := workspace.emulator_url()) and (url := urllib.parse.urlsplit(last)).hostname == host:
+        with contextlib.suppress(PortInUse, ValueError):  # taken meanwhile, or not a port: any free one
+            return start_emulator(host, url.port or 0)
+    return start_emulator(host, port)
+
+
 @dataclass(frozen=True)
 class LocalOptions:
     host: str = LOCAL_HOST
-    emulator_port: int = 0  # any free port
+    emulator_port: int = 0  # the last synth's port if free, else any free port (start_fresh_emulator)
     site_port: int = LOCAL_SITE_PORT
     api_port: int = LOCAL_API_PORT
     # The project whose web/, functions/, modules/ and contract/ local mode deploys (and watches, in watch mode).
@@ -174,7 +185,7 @@ class LocalStack:
     def _start_cold(self) -> None:
         """Every phase: a fresh emulator, synth, init, apply, publish, serve, the deferred part in the background."""
         options = self.options
-        self.emulator = start_emulator(options.host, options.emulator_port)
+        self.emulator = start_fresh_emulator(options.host, options.emulator_port, self.workspace)
         self._check_emulator(self.emulator)
         self.deployment = deployment = self._deployment_for(self.emulator)
         self.workspace.forget_state()  # it described resources in an emulator that is gone with its process

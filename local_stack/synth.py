@@ -109,6 +109,10 @@ def _already_synthesized(outdir: Path, inputs: str) -> bool:
     )
 
 
+class SynthFailed(Exception):
+    """A synth that failed: what its process printed (Python's own error for a broken edit), or that it timed out."""
+
+
 def synth_in_project(
     project_dir: Path,
     settings: EnvironmentSettings,
@@ -116,14 +120,14 @@ def synth_in_project(
     *,
     project: str | None = None,
     timeout: float = 120.0,
-) -> str:
-    """Synthesize with the code in `project_dir`, unless `outdir` already holds a synth of the same inputs; returns
-    "" on success, otherwise what the process printed."""
+) -> bool:
+    """Synthesize with the code in `project_dir`, unless `outdir` already holds a synth of the same inputs: whether
+    it synthesized (False: skipped). SynthFailed with what the process printed, if it failed."""
     command = synth_command(settings, outdir, project)
     source_dir = project_dir / settings.site.source_dir  # an absolute source_dir stays itself
     inputs = synth_inputs(project_dir, command, source_dir, outdir)
     if _already_synthesized(outdir, inputs):
-        return ""
+        return False
     (outdir / INPUTS_FILE).unlink(missing_ok=True)  # a synth that fails half-way leaves no claim behind
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(project_dir), os.environ.get("PYTHONPATH", "")])}
     try:
@@ -139,11 +143,11 @@ def synth_in_project(
             preexec_fn=ends_with_this_process(signal.SIGTERM),
         )
     except subprocess.TimeoutExpired:
-        return f"synth did not finish in {timeout:.0f} s"
+        raise SynthFailed(f"synth did not finish in {timeout:.0f} s") from None
     if done.returncode != 0:
-        return (done.stderr or done.stdout).strip()
+        raise SynthFailed((done.stderr or done.stdout).strip())
     (outdir / INPUTS_FILE).write_text(json.dumps({"inputs": inputs, "configs": _configs(outdir)}, indent=1) + "\n")
-    return ""
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import configparser
 import hashlib
 import json
 import shutil
@@ -114,6 +115,15 @@ class StackWorkspace:
 
     def write_config(self, config: dict[str, Any]) -> None:
         self.config_file.write_text(json.dumps(config, indent=2))
+
+    def emulator_url(self) -> str | None:
+        """The emulator endpoint the profile of the last synth names; None if there is none."""
+        profile = configparser.ConfigParser()
+        try:
+            profile.read_string(self.emulator_config_file.read_text())
+            return profile.get(f"profile {EMULATOR_PROFILE}", "endpoint_url")
+        except (OSError, configparser.Error):
+            return None
 
     def write_emulator_config(self, url: str, credentials: Mapping[str, str]) -> None:
         """Write the AWS profile an emulated stack's provider reads (`EMULATOR_PROFILE`): every service at `url`,

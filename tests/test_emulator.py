@@ -130,3 +130,62 @@ def test_a_resend_of_a_call_that_failed_is_served_again(caplog: Any) -> None:
         running.stop()
     [resent] = [r.getMessage() for r in caplog.records]
     assert "attempt 2 of POST / DynamoDB_20120810.CreateTable (answered 400); the attempt before it got 400" in resent
+
+
+# --- where local mode's fresh emulator goes ------------------------------------------------------------------
+
+
+def _workspace_naming(tmp_path: Any, port: int) -> Any:
+    """A local workspace whose last synth names an emulator on `port`."""
+    from contract.config import FAKE_CREDENTIALS
+    from terraform_cli import StackWorkspace
+
+    workspace = StackWorkspace.local(tmp_path)
+    workspace.write_emulator_config(f"http://127.0.0.1:{port}", FAKE_CREDENTIALS)
+    return workspace
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_fresh_emulator_takes_the_port_the_last_synth_names(tmp_path: Any) -> None:
+    from local_stack.stack import start_fresh_emulator
+
+    port = _free_port()
+    emulator = start_fresh_emulator("127.0.0.1", 0, _workspace_naming(tmp_path, port))
+    try:
+        assert emulator.port == port
+    finally:
+        emulator.stop()
+
+
+def test_a_fresh_emulator_takes_any_free_port_when_the_last_synths_is_taken(tmp_path: Any) -> None:
+    import socket
+
+    from local_stack.stack import start_fresh_emulator
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = int(holder.getsockname()[1])
+        emulator = start_fresh_emulator("127.0.0.1", 0, _workspace_naming(tmp_path, taken))
+        try:
+            assert emulator.port not in (taken, 0)
+        finally:
+            emulator.stop()
+
+
+def test_a_chosen_emulator_port_is_taken_whatever_the_last_synth_names(tmp_path: Any) -> None:
+    from local_stack.stack import start_fresh_emulator
+
+    chosen, named = _free_port(), _free_port()
+    emulator = start_fresh_emulator("127.0.0.1", chosen, _workspace_naming(tmp_path, named))
+    try:
+        assert emulator.port == chosen
+    finally:
+        emulator.stop()

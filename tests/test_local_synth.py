@@ -9,7 +9,7 @@ import pytest
 
 from contract.config import local_environment
 from local_stack.process import project_copy
-from local_stack.synth import INPUTS_FILE, synth_in_project
+from local_stack.synth import INPUTS_FILE, SynthFailed, synth_in_project
 from terraform_cli import StackWorkspace
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -31,7 +31,7 @@ def outdir(project) -> Path:
     """A folder holding a synth of the project (the first test that needs one makes it)."""
     folder = project / ".local" / "cdktf.out"
     folder.parent.mkdir()
-    assert synth_in_project(project, settings(), folder) == ""
+    assert synth_in_project(project, settings(), folder)
     return folder
 
 
@@ -42,7 +42,7 @@ def config_of(outdir: Path) -> Path:
 def test_a_synth_of_the_same_inputs_into_the_same_folder_is_skipped(project, outdir):
     written = config_of(outdir).stat().st_mtime_ns
 
-    assert synth_in_project(project, settings(), outdir) == ""
+    assert synth_in_project(project, settings(), outdir) is False
 
     assert config_of(outdir).stat().st_mtime_ns == written
 
@@ -53,7 +53,7 @@ def test_an_edit_anywhere_in_the_project_synthesizes_again(project, outdir):
     with (project / "contract" / "rules.py").open("a") as rules:
         rules.write("\n# an edit\n")
 
-    assert synth_in_project(project, settings(), outdir) == ""
+    assert synth_in_project(project, settings(), outdir) is True
 
     assert config_of(outdir).stat().st_mtime_ns != written
     assert config_of(outdir).read_text() == before  # a comment changes nothing it writes
@@ -65,7 +65,7 @@ def test_an_edit_to_the_site_synthesizes_again(project, outdir):
     page = project / "web" / "index.html"
     page.write_text(page.read_text().replace("</body>", "<script>console.log('edit')</script></body>"))
 
-    assert synth_in_project(project, settings(), outdir) == ""
+    assert synth_in_project(project, settings(), outdir) is True
 
     assert config_of(outdir).stat().st_mtime_ns != written
     assert "console.log" not in config_of(outdir).read_text()  # only its hash is in the stack
@@ -76,7 +76,7 @@ def test_a_changed_synth_output_is_synthesized_again(project, outdir):
     good = config.read_text()
     config.write_text(good.replace('"local"', '"edited"', 1))
 
-    assert synth_in_project(project, settings(), outdir) == ""
+    assert synth_in_project(project, settings(), outdir) is True
 
     assert config.read_text() == good
 
@@ -84,7 +84,7 @@ def test_a_changed_synth_output_is_synthesized_again(project, outdir):
 def test_other_options_synthesize_again(project, outdir):
     cross_origin = config_of(outdir).read_text()
 
-    assert synth_in_project(project, settings(same_origin=True), outdir) == ""
+    assert synth_in_project(project, settings(same_origin=True), outdir) is True
 
     assert config_of(outdir).read_text() != cross_origin
 
@@ -96,6 +96,7 @@ def test_a_failed_synth_leaves_no_record_of_its_inputs(tmp_path):
     folder.mkdir()
     (folder / INPUTS_FILE).write_text('{"inputs": "of an earlier synth"}')
 
-    assert "SyntaxError" in synth_in_project(broken, settings(), folder)
+    with pytest.raises(SynthFailed, match="SyntaxError"):
+        synth_in_project(broken, settings(), folder)
 
     assert not (folder / INPUTS_FILE).exists()

@@ -1,11 +1,13 @@
 """Stopping local mode: SIGINT, SIGTERM and SIGHUP stop it cleanly, a second signal ends it at once, and even
 SIGKILL leaves nothing running; the next start, in the same work dir, works.
 
-The end-to-end tests drive `python -m local_stack.run` as a user does, one after the other in one work dir, as
-one developer's .local/ is: each stops a start while a Terraform command runs (with its ~540 MB provider), and
-the next test's start is the proof that a start after that kind of stop works: it gets Terraform's state lock
-and reaches `site:`; the last start proves it after the last stop. No timing is asserted but "within a few
-seconds" for what outlives a killed local mode (LEFTOVER_SECONDS); each wait is a guard.
+The end-to-end tests drive `python -m local_stack.run` as a user does, one after the other in one work dir and on
+the same ports, as one developer's .local/ is: each stops a start while a Terraform command runs (with its ~540 MB
+provider), and the next test's start is the proof that a start after that kind of stop works: it gets Terraform's
+state lock and reaches `site:` (after SIGTERM's clean stop, as a warm restart). The last stop is a clean one, whose
+kind a start already followed; that it left no process and no lock is asserted directly. Each signal is sent end to
+end at least once; that the same handler takes all three is checked in a process of its own. No timing is asserted
+but "within a few seconds" for what outlives a killed local mode (LEFTOVER_SECONDS); each wait is a guard.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from pathlib import Path
 import pytest
 
 from local_stack.process import LocalModeProcess
+from local_stack.run import STOP_SIGNALS
 from terraform_cli import StackWorkspace
 from terraform_cli.children import ends_with_this_process, parent_death_signal_supported
+from tests.warm_runs import free_port
 
 PROJECT = Path(__file__).resolve().parent.parent
 STOP_GUARD_SECONDS = 120.0  # a clean stop taking longer than this hangs (Terraform's grace period is 60 s)
@@ -116,38 +120,34 @@ def work(tmp_path_factory):
     return tmp_path_factory.mktemp("stopping")
 
 
+@pytest.fixture(scope="module")
+def start(work):
+    """Starts local mode in `work`, each on the same site and API ports, as a developer's do (the ports are in the
+    synth, so a start after another has the same one)."""
+    ports = ("--site-port", str(free_port()), "--api-port", str(free_port()))
+    return lambda: LocalModeProcess(PROJECT, work, *ports)
+
+
 # --- the stops, each during a Terraform command, in order -------------------------------------------------------
 
 
-def test_a_second_signal_ends_terraform_and_local_mode_at_once(work):
-    with LocalModeProcess(PROJECT, work) as local:
+def test_a_second_signal_ends_terraform_and_local_mode_at_once(work, start):
+    with start() as local:
         running = during_the_first_apply(local, work)
         # The apply reattached to the shared provider, which is not Terraform's child: the stop must kill it too.
         assert any(p.command.rstrip().endswith(" -debug") for p in running), running
-        local.process.send_signal(signal.SIGTERM)
-        local.wait_for("^local: SIGTERM: stopping")
+        local.process.send_signal(signal.SIGHUP)  # a closed terminal
+        local.wait_for("^local: SIGHUP: stopping")
         local.process.send_signal(signal.SIGINT)
         assert stopped(local) == 1, "\n".join(local.lines)
         local.wait_for("^local: SIGINT again: ended Terraform and its providers at once")
     assert left_after(work) == []  # its Terraform had no time to release the lock: the next start deals with that
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name)
-def test_a_signal_during_the_deferred_apply_stops_terraform_and_local_mode_cleanly(work, stop_signal):
-    with LocalModeProcess(PROJECT, work) as local:
-        terraform = during_the_deferred_apply(local, work)  # so the start after the last stop reached the site
-        local.process.send_signal(stop_signal)
-        assert stopped(local) == 0, "\n".join(local.lines)
-        local.wait_for(rf"^local: stopped \({stop_signal.name}\): no Terraform, server or emulator of it runs on$")
-    assert left_after(work) == []
-    assert not any(alive(p.pid) for p in terraform)
-    assert not lock_record(work).exists()
-
-
 @linux_only
-def test_sigkill_during_the_deferred_apply_leaves_nothing_running(work):
-    with LocalModeProcess(PROJECT, work) as local:
-        terraform = during_the_deferred_apply(local, work)  # so the start after the last stop reached the site
+def test_sigkill_during_the_deferred_apply_leaves_nothing_running(work, start):
+    with start() as local:
+        terraform = during_the_deferred_apply(local, work)  # so the start after two signals reached the site
         local.process.kill()
         assert stopped(local) == -signal.SIGKILL
     assert left_after(work) == []  # Terraform, interrupted by the kernel, stopped its provider and itself
@@ -156,13 +156,13 @@ def test_sigkill_during_the_deferred_apply_leaves_nothing_running(work):
 
 
 @linux_only
-def test_sigkill_leaves_nothing_running_even_when_terraform_gets_a_single_interrupt(work):
+def test_sigkill_leaves_nothing_running_even_when_terraform_gets_a_single_interrupt(work, start):
     # The kernel sends the parent-death signal again each time the thread Terraform was handed to dies, so how
     # many interrupts Terraform gets depends on the order local mode's threads die in: two end it at once, one
     # lets it stop gracefully, against an emulator that died with local mode. Terraform stopped (SIGSTOP) while
     # local mode dies usually gets them as one pending signal, the graceful path (3 of 4 runs here had one).
-    with LocalModeProcess(PROJECT, work) as local:
-        terraform = during_the_deferred_apply(local, work)
+    with start() as local:
+        terraform = during_the_deferred_apply(local, work)  # so the start after a SIGKILL reached the site
         os.kill(terraform[0].pid, signal.SIGSTOP)
         try:
             local.process.kill()
@@ -174,8 +174,8 @@ def test_sigkill_leaves_nothing_running_even_when_terraform_gets_a_single_interr
     assert not lock_record(work).exists()
 
 
-def test_sigterm_during_the_deferred_apply_stops_terraform_the_servers_and_the_emulator(work):
-    with LocalModeProcess(PROJECT, work) as local:
+def test_sigterm_during_the_deferred_apply_stops_terraform_the_servers_and_the_emulator(work, start):
+    with start() as local:
         terraform = during_the_deferred_apply(local, work)  # so the start after two SIGKILLs reached the site
         with urllib.request.urlopen(local.value("site"), timeout=10) as response:
             assert response.status == 200
@@ -189,14 +189,17 @@ def test_sigterm_during_the_deferred_apply_stops_terraform_the_servers_and_the_e
         urllib.request.urlopen(local.value("site"), timeout=5)
 
 
-def test_a_start_after_the_last_stop_reaches_the_site(work):
-    with LocalModeProcess(PROJECT, work) as local:
-        local.wait_for("^serving until Ctrl-C")
+def test_sigint_during_the_deferred_apply_stops_terraform_and_local_mode_cleanly(work, start):
+    with start() as local:
+        terraform = during_the_deferred_apply(local, work)  # so the start after a clean stop reached the site
         with urllib.request.urlopen(local.value("site"), timeout=10) as response:
             assert response.status == 200
         local.process.send_signal(signal.SIGINT)
         assert stopped(local) == 0, "\n".join(local.lines)
-    assert left_after(work) == []
+        local.wait_for(r"^local: stopped \(SIGINT\): no Terraform, server or emulator of it runs on$")
+    assert left_after(work) == []  # what the next start needs: nothing of this one running, no lock held
+    assert not any(alive(p.pid) for p in terraform)
+    assert not lock_record(work).exists()
 
 
 # --- the pieces ---------------------------------------------------------------------------------------------
@@ -242,10 +245,11 @@ def test_forgetting_the_local_state_removes_a_stale_lock_record(tmp_path):
     assert not workspace.state_file.exists()
 
 
-def test_a_stop_signal_handed_to_another_thread_still_stops_the_wait_for_it():
+@pytest.mark.parametrize("stop_signal", STOP_SIGNALS, ids=lambda s: s.name)
+def test_a_stop_signal_handed_to_another_thread_still_stops_the_wait_for_it(stop_signal):
     """The kernel may deliver a process's signal to any thread; Python runs the handler only in the main thread,
     which must wake up to run it (a wait with no timeout slept on: the stop hang). In a process of its own, a
-    helper thread sends SIGINT to itself while the main thread waits."""
+    helper thread sends the signal to itself while the main thread waits; each of the three stops it."""
     code = (
         "import signal, threading, time\n"
         "from local_stack.run import StopOnSignals, wait_for_signal\n"
@@ -253,7 +257,7 @@ def test_a_stop_signal_handed_to_another_thread_still_stops_the_wait_for_it():
         "StopOnSignals(stopping).install()\n"
         "def helper():\n"
         "    time.sleep(0.5)\n"
-        "    signal.pthread_kill(threading.get_ident(), signal.SIGINT)\n"
+        f"    signal.pthread_kill(threading.get_ident(), signal.{stop_signal.name})\n"
         "threading.Thread(target=helper).start()\n"
         "wait_for_signal(stopping)\n"
         "print('stopped')\n"

@@ -39,14 +39,18 @@ class Runs:
         """Start, check it says it starts cold and takes the cold path, then stop; the line saying why. The cold
         path is seen once it has run init (a warm start into a work dir with an init has none); with `serve`, it
         is followed until it has applied and serves."""
+        return self.cold_path(*extra, serve=serve)[0]
+
+    def cold_path(self, *extra: str, serve: bool = False) -> list[str]:
+        """As `why_it_started_cold`, but every line from the one saying why to init (or to serving)."""
         with self.start(*extra) as local:
-            reason = local.wait_for(COLD_LINE)
+            reason = local.lines.index(local.wait_for(COLD_LINE))
             if serve:
                 started_cold(local)
             else:
-                local.wait_for("^init ", after=local.lines.index(reason))
+                local.wait_for("^init ", after=reason)
             local.stop()
-        return reason
+        return local.lines[reason:]
 
     @property
     def warm(self) -> Path:
